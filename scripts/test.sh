@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of ppml-go: formatting and vet checks, then `go test` over
+# the whole module (unit, fuzz seeds, acceptance, kernel, notebook, grader and
+# browser tests; those whose outside tools are missing say so and skip).
+#
+# Usage: scripts/test.sh [extra go test flags]
+# It first installs what the tests need when it is missing (as root or with
+# sudo; otherwise the tests that need it skip and say why) and the Go kernel.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+# Test dependencies (Debian packages, npm's playwright-core, Go modules) and
+# the course kernel: both steps are idempotent and quick when done already.
+scripts/install-test-deps.sh --if-missing
+scripts/install-kernel.sh --user >/dev/null
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test"
+# -p 1 keeps the heavy packages (GoMLX training, kernels) from fighting over
+# the 2 cores; -count=1 so cached results never hide a run.
+go test -count=1 -p 1 -timeout 60m "$@" ./... 2>&1 | tee /tmp/ppml-go-test.log
+status=${PIPESTATUS[0]}
+echo "== summary"
+grep -E '^(ok|FAIL|---|\?)' /tmp/ppml-go-test.log | grep -v '^?' || true
+exit "$status"
