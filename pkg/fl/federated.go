@@ -1,0 +1,277 @@
+package fl
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/ppml-go/ppml/pkg/fl/secagg"
+)
+
+// Gradient returns what one party sends the server in federated SGD: the
+// average, over the batches of bs examples of the party's own data (x, y), of
+// the batch gradients at the server's model m. A bs of 0 or less makes the
+// whole data one batch.
+func Gradient(m Perceptron, x [][]float64, y []float64, bs int) Grad {
+	batches := Dataset{X: x, Y: y}.Batches(bs)
+	grads := make([]Grad, len(batches))
+	for i, b := range batches {
+		grads[i] = BatchGradient(m, b.X, b.Y)
+	}
+	return Average(grads)
+}
+
+// Average returns the entrywise mean of the gradients, which must all have the
+// same length; the server averages the parties' gradients with it.
+func Average(grads []Grad) Grad {
+	n := float64(len(grads))
+	avg := Grad{W: make([]float64, len(grads[0].W))}
+	for _, g := range grads {
+		for j, w := range g.W {
+			avg.W[j] += w / n
+		}
+		avg.B += g.B / n
+	}
+	return avg
+}
+
+// WeightedAverage returns Σ weights[k]·grads[k] / Σ weights[k]: federated
+// averaging weighs each client's update by its number of examples.
+func WeightedAverage(grads []Grad, weights []float64) Grad {
+	var total float64
+	for _, w := range weights {
+		total += w
+	}
+	avg := Grad{W: make([]float64, len(grads[0].W))}
+	for k, g := range grads {
+		f := weights[k] / total
+		for j, w := range g.W {
+			avg.W[j] += f * w
+		}
+		avg.B += f * g.B
+	}
+	return avg
+}
+
+// Vector returns the gradient as one vector, the weights followed by the bias:
+// the form secure aggregation masks.
+func (g Grad) Vector() []float64 {
+	return append(slices.Clone(g.W), g.B)
+}
+
+// GradFromVector is the inverse of Grad.Vector: the last entry of v is the
+// bias, the others the weights. v must not be empty.
+func GradFromVector(v []float64) Grad {
+	n := len(v) - 1
+	return Grad{W: slices.Clone(v[:n]), B: v[n]}
+}
+
+// MaskedGradient returns party id's Gradient masked with the notebook's
+// teaching protocol among the given number of parties: the party adds the
+// mask it shares with its partner (id ± parties/2) if it has the smaller id
+// of the two, and subtracts it otherwise, so the masks cancel in the server's
+// sum. masks holds one mask per pair, of length len(m.W)+1, as
+// secagg.NewPairMasks returns.
+func MaskedGradient(m Perceptron, x [][]float64, y []float64, bs, id, parties int, masks [][]float64) (Grad, error) {
+	g := Gradient(m, x, y, bs)
+	v, err := secagg.MaskFloat(id, parties, g.Vector(), masks)
+	if err != nil {
+		return Grad{}, fmt.Errorf("fl: masking party %d's gradient: %w", id, err)
+	}
+	return GradFromVector(v), nil
+}
+
+// SampleClients returns, in increasing order, the clients of one round: a
+// random max(1, round(fraction·n)) of the n clients, or all of them when
+// fraction is 0 or at least 1.
+func SampleClients(n int, fraction float64, rng *rand.Rand) []int {
+	k := n
+	if fraction > 0 && fraction < 1 {
+		k = max(1, int(math.Round(fraction*float64(n))))
+	}
+	clients := rng.Perm(n)[:k]
+	slices.Sort(clients)
+	return clients
+}
+
+// RoundMetrics are the measures the federated algorithms report after each
+// round, with the model the server holds after the round's update.
+type RoundMetrics struct {
+	Round     int     // from 0
+	Clients   []int   // the clients that took part in the round
+	TrainLoss float64 // mean loss on every party's training data
+	TrainAcc  float64 // accuracy on every party's training data
+	TestLoss  float64 // mean loss on the test set; NaN without one
+	TestAcc   float64 // accuracy on the test set; NaN without one
+}
+
+// FedConfig sets how FedSGD, MaskedFedSGD and FedAvg run.
+type FedConfig struct {
+	Rounds int // rounds of communication
+	// BatchSize is the number of examples per mini-batch (B); 0 makes each
+	// party's whole data one batch.
+	BatchSize int
+	LR        float64 // learning rate: of the server's step in FedSGD, of the clients' steps in FedAvg
+	// Fraction is the fraction C of the clients that take part in each round,
+	// sampled anew every round; 0 means every client (C = 1).
+	Fraction float64
+	// LocalEpochs is the number of epochs E each client trains per round in
+	// FedAvg. FedSGD ignores it.
+	LocalEpochs int
+	// Seed makes the client sampling, and MaskedFedSGD's masks, reproducible.
+	Seed uint64
+	// OnRound, if not nil, is called after every round.
+	OnRound func(RoundMetrics)
+}
+
+// FedSGD trains the model by federated SGD and returns the server's final
+// model; m is left unchanged. In each round the sampled parties compute their
+// Gradient at the server's model on their own data, the server takes the
+// Average of those gradients, each party counting the same as in the original
+// notebook, and makes one Step with it. test may be empty.
+func FedSGD(m Perceptron, parties []Dataset, test Dataset, cfg FedConfig) (Perceptron, error) {
+	return runRounds(m, parties, test, cfg, func(m Perceptron, clients []int, _ int) (Perceptron, error) {
+		grads := make([]Grad, len(clients))
+		for k, c := range clients {
+			grads[k] = Gradient(m, parties[c].X, parties[c].Y, cfg.BatchSize)
+		}
+		return Step(m, Average(grads), cfg.LR), nil
+	})
+}
+
+// MaskedFedSGD is FedSGD in which every party sends its MaskedGradient, so the
+// server sees only masked vectors and their average, which is FedSGD's up to
+// float rounding. The masks are drawn anew each round from cfg.Seed. The
+// teaching protocol cancels masks only when both parties of every pair report,
+// so every party takes part in every round: the number of parties must be
+// even and cfg.Fraction 0 or 1.
+func MaskedFedSGD(m Perceptron, parties []Dataset, test Dataset, cfg FedConfig) (Perceptron, error) {
+	if cfg.Fraction > 0 && cfg.Fraction < 1 {
+		return m, fmt.Errorf("fl: masked FedSGD needs every party in every round (fraction 1), got fraction %v", cfg.Fraction)
+	}
+	n := len(parties)
+	return runRounds(m, parties, test, cfg, func(m Perceptron, clients []int, round int) (Perceptron, error) {
+		masks, err := secagg.NewPairMasks(n, len(m.W)+1, roundSeed(cfg.Seed, round))
+		if err != nil {
+			return m, fmt.Errorf("fl: masks for round %d: %w", round, err)
+		}
+		masked := make([]Grad, n)
+		for c := range n {
+			masked[c], err = MaskedGradient(m, parties[c].X, parties[c].Y, cfg.BatchSize, c, n, masks)
+			if err != nil {
+				return m, err
+			}
+		}
+		return Step(m, Average(masked), cfg.LR), nil
+	})
+}
+
+// roundSeed derives the seed of a round's masks from the run's seed.
+func roundSeed(seed uint64, round int) uint64 {
+	return seed ^ (uint64(round+1) * 0x9e3779b97f4a7c15)
+}
+
+// FedAvg trains the model by federated averaging (McMahan et al. 2017) and
+// returns the server's final model; m is left unchanged. In each round every
+// sampled client trains the server's model on its own data for
+// cfg.LocalEpochs epochs of mini-batch SGD and sends the difference to the
+// server's model; the server averages the differences weighted by the
+// clients' numbers of examples and applies the average with a step of
+// learning rate 1, which gives the weighted average of the clients' models.
+// test may be empty.
+func FedAvg(m Perceptron, parties []Dataset, test Dataset, cfg FedConfig) (Perceptron, error) {
+	if cfg.LocalEpochs < 1 {
+		return m, fmt.Errorf("fl: FedAvg needs at least 1 local epoch, got %d", cfg.LocalEpochs)
+	}
+	local := TrainConfig{Epochs: cfg.LocalEpochs, BatchSize: cfg.BatchSize, LR: cfg.LR}
+	return runRounds(m, parties, test, cfg, func(m Perceptron, clients []int, _ int) (Perceptron, error) {
+		deltas := make([]Grad, len(clients))
+		counts := make([]float64, len(clients))
+		for k, c := range clients {
+			trained, err := Train(m, parties[c], Dataset{}, local)
+			if err != nil {
+				return m, fmt.Errorf("fl: client %d: %w", c, err)
+			}
+			deltas[k] = difference(m, trained)
+			counts[k] = float64(parties[c].Len())
+		}
+		return Step(m, WeightedAverage(deltas, counts), 1), nil
+	})
+}
+
+// difference returns a - b as a Grad: the step that takes b back to a.
+func difference(a, b Perceptron) Grad {
+	d := Grad{W: make([]float64, len(a.W)), B: a.B - b.B}
+	for j := range d.W {
+		d.W[j] = a.W[j] - b.W[j]
+	}
+	return d
+}
+
+// runRounds checks the arguments shared by the federated algorithms, then
+// runs cfg.Rounds rounds: it samples the round's clients, lets update compute
+// the server's next model, and reports the round's metrics.
+func runRounds(m Perceptron, parties []Dataset, test Dataset, cfg FedConfig,
+	update func(m Perceptron, clients []int, round int) (Perceptron, error)) (Perceptron, error) {
+	if err := cfg.check(); err != nil {
+		return m, err
+	}
+	if len(parties) == 0 {
+		return m, fmt.Errorf("fl: no parties")
+	}
+	for i, p := range parties {
+		if err := p.check(len(m.W)); err != nil {
+			return m, fmt.Errorf("fl: party %d: %w", i, err)
+		}
+		if p.Len() == 0 {
+			return m, fmt.Errorf("fl: party %d has no examples", i)
+		}
+	}
+	if err := test.check(len(m.W)); err != nil {
+		return m, fmt.Errorf("fl: test set: %w", err)
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0xc11e7))
+	for r := range cfg.Rounds {
+		clients := SampleClients(len(parties), cfg.Fraction, rng)
+		next, err := update(m, clients, r)
+		if err != nil {
+			return m, err
+		}
+		m = next
+		if cfg.OnRound != nil {
+			trainLoss, trainAcc := evaluateAll(m, parties)
+			testLoss, testAcc := Evaluate(m, test)
+			cfg.OnRound(RoundMetrics{Round: r, Clients: clients,
+				TrainLoss: trainLoss, TrainAcc: trainAcc, TestLoss: testLoss, TestAcc: testAcc})
+		}
+	}
+	return m, nil
+}
+
+func (c FedConfig) check() error {
+	switch {
+	case c.Rounds < 0:
+		return fmt.Errorf("fl: %d rounds: must be at least 0", c.Rounds)
+	case c.BatchSize < 0:
+		return fmt.Errorf("fl: batch size %d: must be at least 0 (0: the whole data)", c.BatchSize)
+	case !(c.LR > 0) || math.IsInf(c.LR, 1):
+		return fmt.Errorf("fl: learning rate %v: must be positive and finite", c.LR)
+	case !(c.Fraction >= 0 && c.Fraction <= 1):
+		return fmt.Errorf("fl: client fraction %v: must be in [0, 1]", c.Fraction)
+	}
+	return nil
+}
+
+// evaluateAll returns the model's mean loss and accuracy over the examples of
+// all the parties together.
+func evaluateAll(m Perceptron, parties []Dataset) (loss, acc float64) {
+	n := 0
+	for _, p := range parties {
+		l, a := Evaluate(m, p)
+		loss += l * float64(p.Len())
+		acc += a * float64(p.Len())
+		n += p.Len()
+	}
+	return loss / float64(n), acc / float64(n)
+}
