@@ -101,6 +101,9 @@ func decode(r io.Reader, gz bool, name string, prealloc int) (IDX, error) {
 	if n > 0 {
 		return IDX{}, formatError(name, "data is longer than the %d bytes its dimensions %v declare", size, dims)
 	}
+	if gz && errors.Is(err, io.ErrUnexpectedEOF) {
+		return IDX{}, formatError(name, "gzip stream is truncated, or has trailing garbage, after the data")
+	}
 	if !errors.Is(err, io.EOF) {
 		return IDX{}, readError(name, gz, err)
 	}
