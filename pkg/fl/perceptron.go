@@ -37,14 +37,15 @@ func Sigmoid(z float64) float64 {
 // Forward returns the score (logit) W·x + B of each row x of the batch.
 // Every row must have len(m.W) features.
 func Forward(m Perceptron, x [][]float64) []float64 {
-	z := make([]float64, len(x))
+	scores := make([]float64, len(x))
 	for i, row := range x {
-		z[i] = m.B
+		z := m.B
 		for j, w := range m.W {
-			z[i] += w * row[j]
+			z += w * row[j]
 		}
+		scores[i] = z
 	}
-	return z
+	return scores
 }
 
 // Probabilities returns σ(W·x + B), the predicted probability of label 1, for
@@ -102,11 +103,11 @@ func BatchGradient(m Perceptron, x [][]float64, y []float64) Grad {
 	n := float64(len(x))
 	g := Grad{W: make([]float64, len(m.W))}
 	for i, row := range x {
-		err := p[i] - y[i]
+		e := (p[i] - y[i]) / n // this row's error, with its share of the mean
 		for j := range g.W {
-			g.W[j] += err * row[j] / n
+			g.W[j] += e * row[j]
 		}
-		g.B += err / n
+		g.B += e
 	}
 	return g
 }
@@ -210,12 +211,19 @@ func Train(m Perceptron, train, test Dataset, cfg TrainConfig) (Perceptron, erro
 	if err := test.check(len(m.W)); err != nil {
 		return m, fmt.Errorf("fl: test set: %w", err)
 	}
+	return trainEpochs(m, train, test, cfg), nil
+}
+
+// trainEpochs is Train on checked arguments.
+func trainEpochs(m Perceptron, train, test Dataset, cfg TrainConfig) Perceptron {
 	for e := range cfg.Epochs {
 		var loss, acc float64
 		batches := train.Batches(cfg.BatchSize)
 		for _, b := range batches {
 			var batchAcc float64
-			loss += Loss(m, b.X, b.Y)
+			if cfg.OnEpoch != nil {
+				loss += Loss(m, b.X, b.Y)
+			}
 			m, batchAcc = TrainStep(m, b.X, b.Y, cfg.LR)
 			acc += batchAcc
 		}
@@ -225,5 +233,5 @@ func Train(m Perceptron, train, test Dataset, cfg TrainConfig) (Perceptron, erro
 			cfg.OnEpoch(EpochMetrics{Epoch: e, Loss: loss / n, TrainAcc: acc / n, TestAcc: testAcc})
 		}
 	}
-	return m, nil
+	return m
 }
