@@ -1,0 +1,247 @@
+package fedavg
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// The wire format of the server–client protocol. Every message is one
+// ZeroMQ frame: a magic byte, a kind byte, then the kind's fields, all
+// little-endian: integers as uint32 or uint64, floats as IEEE bits, vectors
+// as a uint32 length followed by the values, strings as a uint32 length and
+// the bytes.
+//
+//	hello      client → server   client id
+//	welcome    server → client   clients, data seed, heartbeat interval (ms)
+//	ready      client → server   example count
+//	train      server → client   round, TrainConfig, global parameters
+//	update     client → server   round, weight, seen, loss sum, correct, delta
+//	secagg     both ways         round, secagg message
+//	heartbeat  both ways         (nothing)
+//	done       server → client   (nothing): training is over
+//	reject     both ways         reason: the peer is dropped or refused
+
+const wireMagic = 0xFA
+
+type msgKind byte
+
+const (
+	kindHello msgKind = iota + 1
+	kindWelcome
+	kindReady
+	kindTrain
+	kindUpdate
+	kindSecAgg
+	kindHeartbeat
+	kindDone
+	kindReject
+)
+
+var kindNames = [...]string{"", "hello", "welcome", "ready", "train", "update", "secagg", "heartbeat", "done", "reject"}
+
+func (k msgKind) String() string {
+	if int(k) < len(kindNames) && k > 0 {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", byte(k))
+}
+
+// maxVector bounds the length of a vector on the wire, so that a corrupt
+// length cannot make a peer allocate without bound.
+const maxVector = 1 << 28
+
+// encoder appends fields to a message.
+type encoder struct{ b []byte }
+
+func newMsg(k msgKind) *encoder { return &encoder{b: []byte{wireMagic, byte(k)}} }
+
+func (e *encoder) u32(v uint32) *encoder  { e.b = binary.LittleEndian.AppendUint32(e.b, v); return e }
+func (e *encoder) u64(v uint64) *encoder  { e.b = binary.LittleEndian.AppendUint64(e.b, v); return e }
+func (e *encoder) f64(v float64) *encoder { return e.u64(math.Float64bits(v)) }
+func (e *encoder) int(v int) *encoder     { return e.u64(uint64(int64(v))) }
+
+func (e *encoder) f32s(v []float32) *encoder {
+	e.u32(uint32(len(v)))
+	for _, x := range v {
+		e.b = binary.LittleEndian.AppendUint32(e.b, math.Float32bits(x))
+	}
+	return e
+}
+
+func (e *encoder) bytes(v []byte) *encoder {
+	e.u32(uint32(len(v)))
+	e.b = append(e.b, v...)
+	return e
+}
+
+// decoder reads fields from a message; the first error sticks and later
+// reads return zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+var errShort = errors.New("message too short")
+
+// parseMsg checks the header of a message and returns its kind and a
+// decoder of its fields.
+func parseMsg(frame []byte) (msgKind, *decoder, error) {
+	if len(frame) < 2 || frame[0] != wireMagic {
+		return 0, nil, errors.New("fedavg: not a fedavg message")
+	}
+	k := msgKind(frame[1])
+	if k < kindHello || k > kindReject {
+		return 0, nil, fmt.Errorf("fedavg: unknown message kind %d", frame[1])
+	}
+	return k, &decoder{b: frame[2:]}, nil
+}
+
+func (d *decoder) take(n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n < 0 || len(d.b) < n {
+		d.err = errShort
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) u32() uint32 {
+	if v := d.take(4); v != nil {
+		return binary.LittleEndian.Uint32(v)
+	}
+	return 0
+}
+
+func (d *decoder) u64() uint64 {
+	if v := d.take(8); v != nil {
+		return binary.LittleEndian.Uint64(v)
+	}
+	return 0
+}
+
+func (d *decoder) f64() float64 { return math.Float64frombits(d.u64()) }
+func (d *decoder) int() int     { return int(int64(d.u64())) }
+
+func (d *decoder) length() int {
+	n := d.u32()
+	if n > maxVector && d.err == nil {
+		d.err = fmt.Errorf("vector of %d values exceeds the limit %d", n, maxVector)
+	}
+	return int(n)
+}
+
+func (d *decoder) f32s() []float32 {
+	n := d.length()
+	raw := d.take(4 * n)
+	if raw == nil {
+		return nil
+	}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.length()
+	if raw := d.take(n); raw != nil {
+		return append([]byte(nil), raw...)
+	}
+	return nil
+}
+
+// finish returns the decoding error, if any, or an error if bytes are left.
+func (d *decoder) finish(k msgKind) error {
+	if d.err == nil && len(d.b) > 0 {
+		d.err = fmt.Errorf("%d unexpected trailing bytes", len(d.b))
+	}
+	if d.err != nil {
+		return fmt.Errorf("fedavg: malformed %v message: %w", k, d.err)
+	}
+	return nil
+}
+
+// Messages of the protocol.
+
+type welcomeMsg struct {
+	Clients   int
+	DataSeed  int64
+	Heartbeat int // milliseconds
+	SecAgg    bool
+}
+
+func (m welcomeMsg) encode() []byte {
+	sec := uint32(0)
+	if m.SecAgg {
+		sec = 1
+	}
+	return newMsg(kindWelcome).int(m.Clients).u64(uint64(m.DataSeed)).int(m.Heartbeat).u32(sec).b
+}
+
+func decodeWelcome(d *decoder) (welcomeMsg, error) {
+	m := welcomeMsg{Clients: d.int(), DataSeed: int64(d.u64()), Heartbeat: d.int(), SecAgg: d.u32() != 0}
+	return m, d.finish(kindWelcome)
+}
+
+type trainMsg struct {
+	Round  int
+	Config TrainConfig
+	Params []float32
+}
+
+func (m trainMsg) encode() []byte {
+	c := m.Config
+	return newMsg(kindTrain).int(m.Round).int(c.LocalEpochs).int(c.BatchSize).f64(c.LearningRate).u64(c.Seed).f32s(m.Params).b
+}
+
+func decodeTrain(d *decoder) (trainMsg, error) {
+	m := trainMsg{Round: d.int()}
+	m.Config = TrainConfig{LocalEpochs: d.int(), BatchSize: d.int(), LearningRate: d.f64(), Seed: d.u64()}
+	m.Params = d.f32s()
+	return m, d.finish(kindTrain)
+}
+
+type updateMsg struct {
+	Round  int
+	Update Update
+}
+
+func (m updateMsg) encode() []byte {
+	u := m.Update
+	return newMsg(kindUpdate).int(m.Round).int(u.Weight).int(u.Seen).f64(u.LossSum).f64(u.Correct).f32s(u.Delta).b
+}
+
+func decodeUpdate(d *decoder) (updateMsg, error) {
+	m := updateMsg{Round: d.int()}
+	m.Update = Update{Weight: d.int(), Seen: d.int(), LossSum: d.f64(), Correct: d.f64()}
+	m.Update.Delta = d.f32s()
+	return m, d.finish(kindUpdate)
+}
+
+type secaggMsg struct {
+	Round   int
+	Payload []byte
+}
+
+func (m secaggMsg) encode() []byte {
+	return newMsg(kindSecAgg).int(m.Round).bytes(m.Payload).b
+}
+
+func decodeSecAgg(d *decoder) (secaggMsg, error) {
+	m := secaggMsg{Round: d.int(), Payload: d.bytes()}
+	return m, d.finish(kindSecAgg)
+}
+
+func encodeReject(reason string) []byte { return newMsg(kindReject).bytes([]byte(reason)).b }
+
+func decodeReject(d *decoder) (string, error) {
+	s := string(d.bytes())
+	return s, d.finish(kindReject)
+}
