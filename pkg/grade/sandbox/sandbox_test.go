@@ -1,0 +1,93 @@
+package sandbox
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newTest(t *testing.T) (*Sandbox, string, string) {
+	t.Helper()
+	if err := Available(); err != nil {
+		t.Skip(err)
+	}
+	secretDir := t.TempDir()
+	secret := filepath.Join(secretDir, "source.ipynb")
+	os.WriteFile(secret, []byte("hidden tests"), 0o644)
+	outside := t.TempDir()
+	cfg := &Config{
+		ReadOnly: []string{secretDir, outside},
+		Hide:     []string{secret},
+		Work:     t.TempDir(),
+		Env:      []string{"PATH=/usr/bin:/bin"},
+		Memory:   256 << 20,
+		Procs:    64,
+		CPU:      20 * time.Second,
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, secret, outside
+}
+
+func run(t *testing.T, s *Sandbox, script string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := s.Command(ctx, []string{"/bin/sh", "-c", script}, false).CombinedOutput()
+	return string(out), err
+}
+
+func TestSandboxContains(t *testing.T) {
+	s, secret, outside := newTest(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	tests := []struct {
+		name, script, want string
+	}{
+		{"reads hidden file", "cat " + secret + "; echo rc=$?", "rc=0"},
+		{"writes outside", "echo x > " + outside + "/pwned; echo rc=$?", "rc=0"},
+		{"writes /etc", "echo x > /etc/pwned; echo rc=$?", "rc=0"},
+		{"reaches host port", "exec 3<>/dev/tcp/127.0.0.1/" + itoa(port) + " && echo connected", "connected"},
+		{"sees host processes", "ls /proc | grep -c '^[0-9]' | awk '$1>10{print \"many\"}'", "many"},
+	}
+	for _, tt := range tests {
+		out, _ := run(t, s, strings.ReplaceAll(tt.script, "exec 3<>", "bash -c 'exec 3<>")+map[bool]string{true: "'", false: ""}[strings.Contains(tt.script, "exec 3<>")])
+		if strings.Contains(out, tt.want) || strings.Contains(out, "hidden tests") {
+			t.Errorf("%s: sandbox allowed it:\n%s", tt.name, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(outside, "pwned")); err == nil {
+		t.Error("a file was written outside the work dir")
+	}
+	out, err := run(t, s, "echo hello > $HOME/f && cat $HOME/f && pwd && id -u")
+	if err != nil || !strings.Contains(out, "hello\n"+Home+"\n1000") {
+		t.Errorf("work dir: %v\n%s", err, out)
+	}
+}
+
+func TestSandboxLimits(t *testing.T) {
+	s, _, _ := newTest(t)
+	start := time.Now()
+	out, _ := run(t, s, `bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 1; echo survived`)
+	t.Logf("fork bomb: %q in %v", out, time.Since(start))
+	out, err := run(t, s, `python3 -c "b = b'x' * (600 << 20); print('done')"`)
+	if err == nil && strings.Contains(out, "done") {
+		memCG, _ := s.Limited()
+		if memCG {
+			t.Errorf("allocating 600 MB under a 256 MB limit succeeded: %s", out)
+		}
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
