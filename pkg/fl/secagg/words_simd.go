@@ -1,0 +1,59 @@
+//go:build goexperiment.simd && amd64
+
+package secagg
+
+import (
+	"encoding/binary"
+	"simd/archsimd"
+	"unsafe"
+)
+
+// With GOEXPERIMENT=simd on amd64 the mask words are added eight at a time
+// with AVX2 (amd64 is little-endian, so the key stream bytes are the words).
+
+var haveAVX2 = archsimd.X86.AVX2()
+
+func asWords(b []byte) []uint32 {
+	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
+}
+
+// addWords adds the little-endian 32-bit words of ks to acc mod 2^32.
+func addWords(acc []uint32, ks []byte) {
+	j := 0
+	if haveAVX2 {
+		w := asWords(ks[:4*len(acc)])
+		for ; j+8 <= len(acc); j += 8 {
+			archsimd.LoadUint32x8(acc[j:]).Add(archsimd.LoadUint32x8(w[j:])).Store(acc[j:])
+		}
+	}
+	for ; j < len(acc); j++ {
+		acc[j] += binary.LittleEndian.Uint32(ks[4*j:])
+	}
+}
+
+// subWords subtracts the little-endian 32-bit words of ks from acc mod 2^32.
+func subWords(acc []uint32, ks []byte) {
+	j := 0
+	if haveAVX2 {
+		w := asWords(ks[:4*len(acc)])
+		for ; j+8 <= len(acc); j += 8 {
+			archsimd.LoadUint32x8(acc[j:]).Sub(archsimd.LoadUint32x8(w[j:])).Store(acc[j:])
+		}
+	}
+	for ; j < len(acc); j++ {
+		acc[j] -= binary.LittleEndian.Uint32(ks[4*j:])
+	}
+}
+
+// addVectors adds src to acc mod 2^32 entrywise (len(src) >= len(acc)).
+func addVectors(acc, src []uint32) {
+	j := 0
+	if haveAVX2 {
+		for ; j+8 <= len(acc); j += 8 {
+			archsimd.LoadUint32x8(acc[j:]).Add(archsimd.LoadUint32x8(src[j:])).Store(acc[j:])
+		}
+	}
+	for ; j < len(acc); j++ {
+		acc[j] += src[j]
+	}
+}
