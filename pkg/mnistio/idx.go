@@ -3,14 +3,15 @@ package mnistio
 import (
 	"bufio"
 	"bytes"
-	"compress/flate"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
 )
 
 // IDX is the content of an IDX file of unsigned bytes.
@@ -74,7 +75,9 @@ func parseIDX(data []byte, name string, prealloc int) (IDX, error) {
 	return decode(bytes.NewReader(data), bytes.HasPrefix(data, gzipMagic), name, prealloc)
 }
 
-// decode reads an IDX file from r, inflating it first if gz.
+// decode reads an IDX file from r, inflating it first if gz. It inflates with
+// github.com/klauspost/compress, about a fifth faster than compress/gzip on
+// MNIST, which brings LoadData below NumPy's time (see bench/RESULTS.md).
 func decode(r io.Reader, gz bool, name string, prealloc int) (IDX, error) {
 	if gz {
 		zr, err := gzip.NewReader(r)

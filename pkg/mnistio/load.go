@@ -44,21 +44,22 @@ const howToGet = "run `go mod download " + Module + "` (in a module that require
 type mnistFile struct {
 	name          string // without ".gz"
 	gzSum, rawSum string
+	size          int // bytes of data after the header
 }
 
 var (
 	trainImages = mnistFile{"train-images-idx3-ubyte",
 		"440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-		"ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"}
+		"ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", 60000 * 28 * 28}
 	trainLabels = mnistFile{"train-labels-idx1-ubyte",
 		"3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-		"65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"}
+		"65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", 60000}
 	testImages = mnistFile{"t10k-images-idx3-ubyte",
 		"8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-		"0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"}
+		"0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", 10000 * 28 * 28}
 	testLabels = mnistFile{"t10k-labels-idx1-ubyte",
 		"f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-		"ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"}
+		"ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", 10000}
 )
 
 // LoadData returns the MNIST training set (60000 images) and test set (10000
@@ -115,12 +116,15 @@ func loadFile(dir string, f mnistFile) (IDX, error) {
 	if err != nil {
 		return IDX{}, fmt.Errorf("mnistio: %w", err)
 	}
-	sum := sha256.Sum256(data)
+	// Hash while decoding; a checksum mismatch overrides any decoding error.
+	sums := make(chan [sha256.Size]byte, 1)
+	go func() { sums <- sha256.Sum256(data) }()
+	idx, err := parseIDX(data, path, f.size)
+	sum := <-sums
 	if got := hex.EncodeToString(sum[:]); got != want {
 		return IDX{}, fmt.Errorf("mnistio: %s: %w: the file's SHA-256 is %s, the original's %s: it is corrupt or not the MNIST file", path, ErrChecksum, got, want)
 	}
-	// The checksum vouches for the sizes in the header: allocate at once.
-	return parseIDX(data, path, MaxDataSize)
+	return idx, err
 }
 
 var (
