@@ -1,0 +1,107 @@
+package grade
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ppml-go/ppml/kernel/nbformat"
+	"github.com/ppml-go/ppml/kernel/runner"
+	"github.com/ppml-go/ppml/pkg/grade/sandbox"
+)
+
+var (
+	specOnce sync.Once
+	spec     *runner.Spec
+	specErr  error
+)
+
+// gonbSpec builds GoNB and goimports (the module's tools) into a temporary
+// directory and returns a kernelspec running plain GoNB with the project's
+// toolchain: the grader's tests do not depend on the course kernel.
+func gonbSpec(t *testing.T) *runner.Spec {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs a Go kernel")
+	}
+	specOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ppml-grade-gonb-")
+		if err != nil {
+			specErr = err
+			return
+		}
+		build := exec.Command("go", "build", "-o", dir+"/", "github.com/janpfeifer/gonb", "golang.org/x/tools/cmd/goimports")
+		if out, err := build.CombinedOutput(); err != nil {
+			specErr = err
+			t.Logf("%s", out)
+			return
+		}
+		goenv := func(k string) string {
+			out, _ := exec.Command("go", "env", k).Output()
+			return strings.TrimSpace(string(out))
+		}
+		goroot := goenv("GOROOT")
+		spec = &runner.Spec{
+			Name:          "gonb-test",
+			Dir:           dir,
+			Argv:          []string{filepath.Join(dir, "gonb"), "--kernel", "{connection_file}", "--raw_error", "--logtostderr"},
+			Language:      "go",
+			InterruptMode: "message",
+			Env: map[string]string{
+				"GOTOOLCHAIN":  os.Getenv("GOTOOLCHAIN"),
+				"GOEXPERIMENT": os.Getenv("GOEXPERIMENT"),
+				"GOMODCACHE":   goenv("GOMODCACHE"),
+				"PATH":         dir + ":" + goroot + "/bin:/usr/local/bin:/usr/bin:/bin",
+			},
+		}
+	})
+	if specErr != nil {
+		t.Fatal(specErr)
+	}
+	return spec
+}
+
+func userGoCache() []string {
+	out, _ := exec.Command("go", "env", "GOCACHE").Output()
+	return []string{strings.TrimSpace(string(out))}
+}
+
+func testExecutor(t *testing.T, unsafe bool) *KernelExecutor {
+	e := &KernelExecutor{Spec: gonbSpec(t), Timeout: 20 * time.Second, Memory: 2 << 30, Procs: 512,
+		GoCache: userGoCache(), Unsafe: unsafe, Hide: []string{"testdata"}}
+	if !unsafe {
+		if err := sandbox.Available(); err != nil {
+			t.Skip(err)
+		}
+	}
+	if testing.Verbose() {
+		e.KernelOutput = os.Stderr
+	}
+	return e
+}
+
+func TestExecuteSourceNotebook(t *testing.T) {
+	for _, unsafe := range []bool{true, false} {
+		src, err := nbformat.ReadFile("testdata/course.ipynb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := testExecutor(t, unsafe)
+		start := time.Now()
+		res, err := e.Execute(context.Background(), src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("unsafe=%v: %v", unsafe, time.Since(start))
+		for i, r := range res {
+			if r.Status != StatusOK && r.Status != StatusSkipped {
+				t.Errorf("unsafe=%v: cell %d: %s %s %s %v", unsafe, i+1, r.Status, r.EName, r.EValue, r.Traceback)
+			}
+		}
+	}
+}
