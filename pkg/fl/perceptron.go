@@ -39,13 +39,27 @@ func Sigmoid(z float64) float64 {
 func Forward(m Perceptron, x [][]float64) []float64 {
 	scores := make([]float64, len(x))
 	for i, row := range x {
-		z := m.B
-		for j, w := range m.W {
-			z += w * row[j]
-		}
-		scores[i] = z
+		scores[i] = dot(m.W, row) + m.B
 	}
 	return scores
+}
+
+// dot returns Σ a[j]·b[j] over the entries of a; b must be at least as long.
+// It keeps four partial sums, which lets the processor overlap the additions.
+func dot(a, b []float64) float64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(a); j += 4 {
+		s0 += a[j] * b[j]
+		s1 += a[j+1] * b[j+1]
+		s2 += a[j+2] * b[j+2]
+		s3 += a[j+3] * b[j+3]
+	}
+	for ; j < len(a); j++ {
+		s0 += a[j] * b[j]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // Probabilities returns σ(W·x + B), the predicted probability of label 1, for
@@ -104,6 +118,7 @@ func BatchGradient(m Perceptron, x [][]float64, y []float64) Grad {
 	g := Grad{W: make([]float64, len(m.W))}
 	for i, row := range x {
 		e := (p[i] - y[i]) / n // this row's error, with its share of the mean
+		row = row[:len(g.W)]
 		for j := range g.W {
 			g.W[j] += e * row[j]
 		}
@@ -220,12 +235,11 @@ func trainEpochs(m Perceptron, train, test Dataset, cfg TrainConfig) Perceptron 
 		var loss, acc float64
 		batches := train.Batches(cfg.BatchSize)
 		for _, b := range batches {
-			var batchAcc float64
-			if cfg.OnEpoch != nil {
+			if cfg.OnEpoch != nil { // measured before the step, as TrainStep does
 				loss += Loss(m, b.X, b.Y)
+				acc += Accuracy(Predict(m, b.X), b.Y)
 			}
-			m, batchAcc = TrainStep(m, b.X, b.Y, cfg.LR)
-			acc += batchAcc
+			m = Step(m, BatchGradient(m, b.X, b.Y), cfg.LR)
 		}
 		if cfg.OnEpoch != nil {
 			_, testAcc := Evaluate(m, test)
