@@ -1,0 +1,320 @@
+package split
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/ppml-go/ppml/pkg/nn"
+)
+
+// serve starts an in-test worker server named id on a free loopback port
+// and returns a RemoteWorker connected to it.
+func serve(t *testing.T, id string) (*RemoteWorker, *Server) {
+	t.Helper()
+	srv, err := Listen("tcp://127.0.0.1:0", NewVirtualWorker(id), ServeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	w, err := Dial(srv.Addr(), DialOptions{Timeout: 10 * time.Second})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = w.Close()
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("server did not stop")
+		}
+	})
+	return w, srv
+}
+
+// workers returns a pair of in-process and a pair of remote workers.
+func workerKinds(t *testing.T) map[string][2]Worker {
+	ra, _ := serve(t, "alice")
+	rb, _ := serve(t, "bob")
+	return map[string][2]Worker{
+		"virtual": {NewVirtualWorker("alice"), NewVirtualWorker("bob")},
+		"remote":  {ra, rb},
+	}
+}
+
+func TestPointers(t *testing.T) {
+	for kind, ws := range workerKinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			alice, bob := ws[0], ws[1]
+			if alice.ID() != "alice" {
+				t.Errorf("ID = %q, want alice", alice.ID())
+			}
+			x, err := Send(tensors.FromValue([]int32{1, 2, 3, 4, 5}), alice)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs, err := alice.Objects()
+			if err != nil || len(objs) != 1 || objs[0].ID != x.ID() || objs[0].Kind != "tensor" {
+				t.Fatalf("Objects = %v, %v; want the one tensor %d", objs, err, x.ID())
+			}
+			y, err := x.Add(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := y.Get()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := v.Value().([]int32); !equal(got, []int32{2, 4, 6, 8, 10}) {
+				t.Errorf("x+x = %v, want [2 4 6 8 10]", got)
+			}
+			if _, err := y.Get(); !errors.Is(err, ErrPointerUsed) {
+				t.Errorf("second Get: err = %v, want ErrPointerUsed", err)
+			}
+			if _, err := y.Add(x); !errors.Is(err, ErrPointerUsed) {
+				t.Errorf("Add after Get: err = %v, want ErrPointerUsed", err)
+			}
+			if objs, _ := alice.Objects(); len(objs) != 1 {
+				t.Errorf("after Get alice holds %v, want only x", objs)
+			}
+
+			a, _ := Send(tensors.FromValue([][]float32{{1, 2}, {3, 4}}), alice)
+			b, _ := Send(tensors.FromValue([][]float32{{5, 6}, {7, 8}}), alice)
+			for _, tc := range []struct {
+				name string
+				op   func() (*Pointer, error)
+				want []float32
+			}{
+				{"sub", func() (*Pointer, error) { return a.Sub(b) }, []float32{-4, -4, -4, -4}},
+				{"mul", func() (*Pointer, error) { return a.Mul(b) }, []float32{5, 12, 21, 32}},
+				{"matmul", func() (*Pointer, error) { return a.MatMul(b) }, []float32{19, 22, 43, 50}},
+				{"sum", func() (*Pointer, error) { return a.Sum() }, []float32{10}},
+			} {
+				p, err := tc.op()
+				if err != nil {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				v, err := p.Get()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := tensors.CopyFlatData[float32](v)
+				if !equal(got, tc.want) {
+					t.Errorf("%s = %v, want %v", tc.name, got, tc.want)
+				}
+			}
+			if _, err := a.MatMul(x); err == nil {
+				t.Error("matmul of float32 and int32 succeeded")
+			}
+
+			moved, err := a.Move(bob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Get(); !errors.Is(err, ErrPointerUsed) {
+				t.Errorf("Get after Move: err = %v, want ErrPointerUsed", err)
+			}
+			if _, err := moved.Add(b); err == nil || !strings.Contains(err.Error(), "different workers") {
+				t.Errorf("Add across workers: err = %v, want a different-workers error", err)
+			}
+			if objs, _ := bob.Objects(); len(objs) != 1 || objs[0].ID != moved.ID() {
+				t.Errorf("bob holds %v, want the moved tensor", objs)
+			}
+			v, _ = moved.Get()
+			if got, _ := tensors.CopyFlatData[float32](v); !equal(got, []float32{1, 2, 3, 4}) {
+				t.Errorf("moved value = %v", got)
+			}
+		})
+	}
+}
+
+func equal[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestWireRoundTrip(t *testing.T) {
+	cmds := []command{
+		{Op: opPut, Out: 7, Tensor: tensors.FromValue([][]float32{{1, 2}, {3, 4}})},
+		{Op: opTrainTop, A: 1, B: 2, C: 3, Delete: true},
+		{Op: opBackwardStep, A: 1, B: 2, Grad: true},
+		{Op: opNewModel, Out: 9, Spec: &modelSpec{InputDim: 3, Layers: []nn.Layer{nn.Dense(2, nn.LogSoftmax)}, Loss: nn.NLL, LearningRate: 0.03},
+			Tensor: tensors.FromValue([]float32{1, 2, 3, 4, 5, 6, 7, 8})},
+		{Op: opSetLR, A: 9, Rate: 0.5},
+	}
+	b, err := encodeRequest(cmds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeRequest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(cmds) || got[1].C != 3 || !got[1].Delete || !got[2].Grad || got[3].Spec.LearningRate != 0.03 ||
+		got[3].Spec.Layers[0] != nn.Dense(2, nn.LogSoftmax) || got[4].Rate != 0.5 ||
+		!got[0].Tensor.Equal(cmds[0].Tensor) {
+		t.Errorf("round trip changed the commands: %+v", got)
+	}
+	// Every strict prefix is malformed, and so is every single corrupted
+	// length; none may panic.
+	for i := range b {
+		if _, err := decodeRequest(b[:i]); err == nil {
+			t.Errorf("prefix of %d bytes decoded", i)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	for range 2000 {
+		c := append([]byte(nil), b...)
+		c[rng.IntN(len(c))] = byte(rng.IntN(256))
+		_, _ = decodeRequest(c)
+	}
+	huge := []byte{'P', 'S', wireVersion, 1, byte(opPut)}
+	huge = append(huge, make([]byte, 25)...)
+	huge = append(huge, 0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f, 0xff, 0xff, 0xff, 0xff, 0x0f)
+	if _, err := decodeRequest(huge); err == nil || !errors.Is(err, errMalformed) {
+		t.Errorf("a tensor announcing 2^64 elements: err = %v, want malformed", err)
+	}
+}
+
+func FuzzDecodeRequest(f *testing.F) {
+	b, _ := encodeRequest([]command{{Op: opPut, Out: 1, Tensor: tensors.FromValue([]float32{1, 2})}, {Op: opGet, A: 1}})
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cmds, err := decodeRequest(data)
+		if err == nil {
+			if _, err := encodeRequest(cmds); err != nil {
+				t.Errorf("decoded commands do not re-encode: %v", err)
+			}
+		}
+	})
+}
+
+// TestMalformedRequestGetsErrorReply talks raw ZeroMQ to a worker: garbage
+// gets an error reply, and the worker keeps serving.
+func TestMalformedRequestGetsErrorReply(t *testing.T) {
+	w, srv := serve(t, "bob")
+	sock := zmq4.NewReq(context.Background(), zmq4.WithTimeout(5*time.Second))
+	defer sock.Close()
+	if err := sock.Dial(srv.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	for _, garbage := range [][]byte{[]byte("hello"), {'P', 'S', wireVersion, 0xff, 0xff, 0xff, 0xff, 0xff}, {}} {
+		if err := sock.Send(zmq4.NewMsg(garbage)); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := sock.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		frame, err := replyFrame(msg, DefaultMaxMessageBytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = decodeReply(frame)
+		var re *remoteError
+		if !errors.As(err, &re) || !strings.Contains(re.msg, "malformed") {
+			t.Errorf("reply to %q: %v, want a malformed-message error", garbage, err)
+		}
+	}
+	if _, err := Send(tensors.FromValue([]float32{1}), w); err != nil {
+		t.Errorf("worker stopped serving after malformed messages: %v", err)
+	}
+}
+
+// TestNetworkEqualsWholeModel trains a small network split in three
+// segments (vanilla on two workers, and U-shaped) and the same model whole
+// with nn; the per-batch losses and final weights agree, in process and
+// over ZeroMQ.
+func TestNetworkEqualsWholeModel(t *testing.T) {
+	cfg := Config{
+		InputDim:     5,
+		Layers:       []nn.Layer{nn.Dense(8, nn.ReLU), nn.Dense(6, nn.Tanh), nn.Dense(3, nn.LogSoftmax)},
+		Loss:         nn.NLL,
+		LearningRate: 0.1,
+		Init:         nn.KaimingUniform,
+		Seed:         4,
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	const rows = 50
+	x := make([]float32, rows*5)
+	y := make([]int32, rows)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for i := range y {
+		y[i] = int32(rng.IntN(3))
+	}
+	whole, _ := nn.Sequential(cfg.InputDim, cfg.Layers...)
+	_ = whole.Compile(cfg.Loss, nn.SGD{LearningRate: cfg.LearningRate})
+	_ = whole.Initialize(cfg.Init, cfg.Seed)
+	var wholeLosses []float64
+	for start := 0; start < rows; start += 16 { // no shuffling: batches in order, the last one short
+		end := min(start+16, rows)
+		mt, err := whole.TrainBatch(x[start*5:end*5], y[start:end])
+		if err != nil {
+			t.Fatal(err)
+		}
+		wholeLosses = append(wholeLosses, mt.Loss)
+	}
+	wantW, _ := whole.Weights()
+
+	for kind, ws := range workerKinds(t) {
+		alice, bob := ws[0], ws[1]
+		for name, segs := range map[string][]Segment{
+			"vanilla":  {{alice, 1}, {bob, 1}, {bob, 1}},
+			"u-shaped": {{alice, 1}, {bob, 1}, {alice, 1}},
+		} {
+			t.Run(kind+"/"+name, func(t *testing.T) {
+				net, err := NewNetwork(cfg, segs...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var losses []float64
+				hist, err := net.Fit(x, y, FitOptions{Epochs: 1, BatchSize: 16, Progress: func(p Progress) {
+					losses = append(losses, p.Train.Loss*float64(p.Train.Count))
+				}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Progress reports running averages: recover each batch's loss.
+				prev, count := 0.0, 0
+				for i, l := range losses {
+					n := min(16, rows-count)
+					batch := (l - prev) / float64(n)
+					prev, count = l, count+n
+					if math.Abs(batch-wholeLosses[i]) > 1e-5 {
+						t.Errorf("batch %d loss %v, whole model %v", i, batch, wholeLosses[i])
+					}
+				}
+				got, _ := net.Weights()
+				for i := range got {
+					if math.Abs(float64(got[i]-wantW[i])) > 1e-5 {
+						t.Fatalf("weight %d: split %v, whole %v", i, got[i], wantW[i])
+					}
+				}
+				cuts := hist[0].Cuts
+				if len(cuts) != 2 || cuts[0].ForwardMessages != 4 || cuts[1].BackwardMessages != 4 ||
+					cuts[0].ForwardBytes != rows*8*4 || cuts[1].BackwardBytes != rows*6*4 {
+					t.Errorf("cut stats %+v, want 4 messages each way, %d and %d bytes", cuts, rows*8*4, rows*6*4)
+				}
+			})
+		}
+	}
+}

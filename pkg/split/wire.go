@@ -1,0 +1,421 @@
+package split
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/ppml-go/ppml/pkg/nn"
+)
+
+// The wire format is one ZeroMQ frame per request and per reply, little
+// endian, with unsigned varints for counts and sizes:
+//
+//	request: "PS" version=1, n, n × command
+//	command: op(1) out(8) a(8) b(8) c(8) flags(1), then by op:
+//	         put: tensor; newModel: spec, tensor (the flat weights); setLR: rate(8, float64 bits)
+//	tensor:  dtype(1) rank(1) rank × dim, raw data
+//	spec:    inputDim, n, n × (units, activation(1)), loss(1), learningRate(8, float64 bits)
+//	reply:   "PS" version=1, status(1); status 0: n, n × result; status 1: error string
+//	result:  parts(1, bit set of: 1 tensor, 2 metrics, 4 objects, 8 text), then the parts present in that order:
+//	         tensor; metrics: loss(8) accuracy(8) count; objects: n, n × (id(8), kind, description); text: string
+//
+// Decoding never trusts a length: every count and size is checked against
+// the bytes that remain and the limits below before anything is allocated.
+
+const (
+	wireVersion = 1
+	maxRank     = 8
+	maxCommands = 1 << 12
+	maxString   = 1 << 16
+	maxLayers   = 1 << 10
+	maxUnits    = 1 << 24
+
+	// DefaultMaxMessageBytes bounds the size of a request a worker accepts
+	// and of a reply a client accepts.
+	DefaultMaxMessageBytes = 256 << 20
+)
+
+// wire dtypes: the tensor element types that may cross the network.
+var wireDTypes = []dtypes.DType{dtypes.Float32, dtypes.Float64, dtypes.Int32, dtypes.Int64}
+
+func wireDType(d dtypes.DType) (byte, bool) {
+	for i, w := range wireDTypes {
+		if w == d {
+			return byte(i), true
+		}
+	}
+	return 0, false
+}
+
+// encoder appends to a byte slice.
+type encoder struct{ b []byte }
+
+func (e *encoder) byte(v byte)     { e.b = append(e.b, v) }
+func (e *encoder) uvarint(v int)   { e.b = binary.AppendUvarint(e.b, uint64(v)) }
+func (e *encoder) u64(v uint64)    { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
+func (e *encoder) f64(v float64)   { e.u64(math.Float64bits(v)) }
+func (e *encoder) string(s string) { e.uvarint(len(s)); e.b = append(e.b, s...) }
+
+func (e *encoder) tensor(t *tensors.Tensor) error {
+	if t == nil || !t.Ok() {
+		return errors.New("split: cannot encode a nil or freed tensor")
+	}
+	s := t.Shape()
+	code, ok := wireDType(s.DType)
+	if !ok {
+		return fmt.Errorf("split: tensors of dtype %s cannot be sent (want one of %v)", s.DType, wireDTypes)
+	}
+	if s.Rank() > maxRank {
+		return fmt.Errorf("split: tensor rank %d exceeds %d", s.Rank(), maxRank)
+	}
+	e.byte(code)
+	e.byte(byte(s.Rank()))
+	for _, d := range s.Dimensions {
+		e.uvarint(d)
+	}
+	return t.ConstBytes(func(data []byte) { e.b = append(e.b, data...) })
+}
+
+func (e *encoder) spec(s modelSpec) {
+	e.uvarint(s.InputDim)
+	e.uvarint(len(s.Layers))
+	for _, l := range s.Layers {
+		e.uvarint(l.Units)
+		e.byte(byte(l.Activation))
+	}
+	e.byte(byte(s.Loss))
+	e.f64(s.LearningRate)
+}
+
+// errMalformed wraps every decoding error.
+var errMalformed = errors.New("malformed message")
+
+// decoder reads from a byte slice, failing on the first inconsistency.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", errMalformed, fmt.Sprintf(format, args...))
+	}
+}
+
+func (d *decoder) bytes(n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(d.b) {
+		d.fail("%d bytes announced, %d left", n, len(d.b))
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	v := d.bytes(1)
+	if v == nil {
+		return 0
+	}
+	return v[0]
+}
+
+func (d *decoder) u64() uint64 {
+	v := d.bytes(8)
+	if v == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(v)
+}
+
+func (d *decoder) f64() float64 { return math.Float64frombits(d.u64()) }
+
+// uvarint reads a count or size that must not exceed limit.
+func (d *decoder) uvarint(limit int, what string) int {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad varint for %s", what)
+		return 0
+	}
+	d.b = d.b[n:]
+	if v > uint64(limit) {
+		d.fail("%s is %d, the limit is %d", what, v, limit)
+		return 0
+	}
+	return int(v)
+}
+
+func (d *decoder) string() string {
+	return string(d.bytes(d.uvarint(maxString, "string length")))
+}
+
+func (d *decoder) tensor() *tensors.Tensor {
+	code := d.byte()
+	rank := int(d.byte())
+	if d.err != nil {
+		return nil
+	}
+	if int(code) >= len(wireDTypes) {
+		d.fail("unknown dtype code %d", code)
+		return nil
+	}
+	if rank > maxRank {
+		d.fail("tensor rank %d exceeds %d", rank, maxRank)
+		return nil
+	}
+	dtype := wireDTypes[code]
+	dims := make([]int, rank)
+	size := 1
+	for i := range dims {
+		dims[i] = d.uvarint(len(d.b), "dimension")
+		if dims[i] > 0 && size > len(d.b)/dims[i] {
+			d.fail("tensor of dimensions %v is larger than the message", dims[:i+1])
+			return nil
+		}
+		size *= dims[i]
+	}
+	data := d.bytes(size * dtype.Size())
+	if d.err != nil {
+		return nil
+	}
+	t := tensors.FromShape(shapes.Make(dtype, dims...))
+	if err := t.MutableBytes(func(dst []byte) { copy(dst, data) }); err != nil {
+		d.fail("tensor: %v", err)
+		return nil
+	}
+	return t
+}
+
+func (d *decoder) spec() modelSpec {
+	var s modelSpec
+	s.InputDim = d.uvarint(maxUnits, "input dimension")
+	n := d.uvarint(maxLayers, "number of layers")
+	for range n {
+		if d.err != nil {
+			break
+		}
+		units := d.uvarint(maxUnits, "units")
+		s.Layers = append(s.Layers, nn.Dense(units, nn.Activation(d.byte())))
+	}
+	s.Loss = nn.Loss(d.byte())
+	s.LearningRate = d.f64()
+	return s
+}
+
+// header writes or checks the 3-byte message header.
+func (e *encoder) header() { e.b = append(e.b, 'P', 'S', wireVersion) }
+
+func (d *decoder) header() {
+	h := d.bytes(3)
+	if d.err == nil && (h[0] != 'P' || h[1] != 'S' || h[2] != wireVersion) {
+		d.fail("bad header % x (want \"PS\" version %d)", h, wireVersion)
+	}
+}
+
+func (d *decoder) end() {
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("%d trailing bytes", len(d.b))
+	}
+}
+
+// encodeRequest serialises a batch of commands.
+func encodeRequest(cmds []command) ([]byte, error) {
+	e := &encoder{}
+	e.header()
+	e.uvarint(len(cmds))
+	for i, c := range cmds {
+		e.byte(byte(c.Op))
+		e.u64(uint64(c.Out))
+		e.u64(uint64(c.A))
+		e.u64(uint64(c.B))
+		e.u64(uint64(c.C))
+		e.byte(c.flags())
+		switch c.Op {
+		case opPut:
+			if err := e.tensor(c.Tensor); err != nil {
+				return nil, fmt.Errorf("command %d: %w", i, err)
+			}
+		case opNewModel:
+			e.spec(*c.Spec)
+			if err := e.tensor(c.Tensor); err != nil {
+				return nil, fmt.Errorf("command %d: %w", i, err)
+			}
+		case opSetLR:
+			e.f64(c.Rate)
+		}
+	}
+	return e.b, nil
+}
+
+// decodeRequest parses a batch of commands.
+func decodeRequest(b []byte) ([]command, error) {
+	d := &decoder{b: b}
+	d.header()
+	n := d.uvarint(maxCommands, "number of commands")
+	cmds := make([]command, 0, min(n, 64))
+	for range n {
+		if d.err != nil {
+			break
+		}
+		var c command
+		c.Op = op(d.byte())
+		c.Out = ObjectID(d.u64())
+		c.A = ObjectID(d.u64())
+		c.B = ObjectID(d.u64())
+		c.C = ObjectID(d.u64())
+		c.setFlags(d.byte())
+		switch c.Op {
+		case opPut:
+			c.Tensor = d.tensor()
+		case opNewModel:
+			s := d.spec()
+			c.Spec = &s
+			c.Tensor = d.tensor()
+		case opSetLR:
+			c.Rate = d.f64()
+		}
+		if d.err == nil && !c.Op.valid() {
+			d.fail("unknown operation %d", c.Op)
+		}
+		cmds = append(cmds, c)
+	}
+	d.end()
+	if d.err != nil {
+		return nil, d.err
+	}
+	return cmds, nil
+}
+
+// result parts on the wire.
+const (
+	partTensor byte = 1 << iota
+	partMetrics
+	partObjects
+	partText
+)
+
+// encodeReply serialises the results of a batch, or its error.
+func encodeReply(results []result, failure error) ([]byte, error) {
+	e := &encoder{}
+	e.header()
+	if failure != nil {
+		e.byte(1)
+		msg := failure.Error()
+		if len(msg) > maxString {
+			msg = msg[:maxString]
+		}
+		e.string(msg)
+		return e.b, nil
+	}
+	e.byte(0)
+	e.uvarint(len(results))
+	for _, r := range results {
+		var parts byte
+		if r.Tensor != nil {
+			parts |= partTensor
+		}
+		if r.Metrics != nil {
+			parts |= partMetrics
+		}
+		if r.Objects != nil {
+			parts |= partObjects
+		}
+		if r.Text != "" {
+			parts |= partText
+		}
+		e.byte(parts)
+		if r.Tensor != nil {
+			if err := e.tensor(r.Tensor); err != nil {
+				return nil, err
+			}
+		}
+		if r.Metrics != nil {
+			e.f64(r.Metrics.Loss)
+			e.f64(r.Metrics.Accuracy)
+			e.uvarint(r.Metrics.Count)
+		}
+		if r.Objects != nil {
+			e.uvarint(len(r.Objects))
+			for _, o := range r.Objects {
+				e.u64(uint64(o.ID))
+				e.string(o.Kind)
+				e.string(o.Description)
+			}
+		}
+		if r.Text != "" {
+			e.string(r.Text)
+		}
+	}
+	return e.b, nil
+}
+
+// remoteError is an error reported by a worker.
+type remoteError struct{ msg string }
+
+func (e *remoteError) Error() string { return e.msg }
+
+// decodeReply parses a reply; a worker's error comes back as a remoteError.
+func decodeReply(b []byte) ([]result, error) {
+	d := &decoder{b: b}
+	d.header()
+	status := d.byte()
+	if d.err == nil && status == 1 {
+		msg := d.string()
+		d.end()
+		if d.err != nil {
+			return nil, d.err
+		}
+		return nil, &remoteError{msg}
+	}
+	if d.err == nil && status != 0 {
+		d.fail("unknown reply status %d", status)
+	}
+	n := d.uvarint(maxCommands, "number of results")
+	results := make([]result, 0, min(n, 64))
+	for range n {
+		if d.err != nil {
+			break
+		}
+		var r result
+		parts := d.byte()
+		if parts >= partText<<1 {
+			d.fail("unknown result parts %#x", parts)
+		}
+		if parts&partTensor != 0 {
+			r.Tensor = d.tensor()
+		}
+		if parts&partMetrics != 0 {
+			r.Metrics = &nn.Metrics{Loss: d.f64(), Accuracy: d.f64(), Count: d.uvarint(math.MaxInt32, "count")}
+		}
+		if parts&partObjects != 0 {
+			k := d.uvarint(len(d.b), "number of objects")
+			r.Objects = make([]ObjectInfo, 0, min(k, 64))
+			for range k {
+				if d.err != nil {
+					break
+				}
+				r.Objects = append(r.Objects, ObjectInfo{ID: ObjectID(d.u64()), Kind: d.string(), Description: d.string()})
+			}
+		}
+		if parts&partText != 0 {
+			r.Text = d.string()
+		}
+		results = append(results, r)
+	}
+	d.end()
+	if d.err != nil {
+		return nil, d.err
+	}
+	return results, nil
+}
