@@ -135,9 +135,9 @@ type EpochResult struct {
 
 // Progress is reported after every batch.
 type Progress struct {
-	Epoch, Epochs    int
-	Batch, Batches   int
-	Train            nn.Metrics // running average over the epoch so far
+	Epoch, Epochs  int
+	Batch, Batches int
+	Train          nn.Metrics // running average over the epoch so far
 }
 
 // FitOptions configure Fit.

@@ -92,14 +92,14 @@ func (o op) String() string {
 // outputs are stored under Out, or returned when Out is 0 (for the operations
 // that say so).
 type command struct {
-	Op     op
-	Out    ObjectID
+	Op      op
+	Out     ObjectID
 	A, B, C ObjectID
-	Delete bool // opGet: delete after reading; opForward, opTrainTop, opBackwardStep: consume the inputs
-	Grad   bool // opBackwardStep: compute the gradient at the segment's input
-	Tensor *tensors.Tensor
-	Spec   *modelSpec
-	Rate   float64 // opSetLR
+	Delete  bool // opGet: delete after reading; opForward, opTrainTop, opBackwardStep: consume the inputs
+	Grad    bool // opBackwardStep: compute the gradient at the segment's input
+	Tensor  *tensors.Tensor
+	Spec    *modelSpec
+	Rate    float64 // opSetLR
 }
 
 func (c command) flags() byte {
