@@ -22,8 +22,9 @@ func Gradient(m Perceptron, x [][]float64, y []float64, bs int) Grad {
 	return Average(grads)
 }
 
-// Average returns the entrywise mean of the gradients, which must all have the
-// same length; the server averages the parties' gradients with it.
+// Average returns the entrywise mean of the gradients, of which there must be
+// at least one, all of the same length; the server averages the parties'
+// gradients with it.
 func Average(grads []Grad) Grad {
 	n := float64(len(grads))
 	avg := Grad{W: make([]float64, len(grads[0].W))}
@@ -36,8 +37,9 @@ func Average(grads []Grad) Grad {
 	return avg
 }
 
-// WeightedAverage returns Σ weights[k]·grads[k] / Σ weights[k]: federated
-// averaging weighs each client's update by its number of examples.
+// WeightedAverage returns Σ weights[k]·grads[k] / Σ weights[k], for at least
+// one gradient and weights of positive sum: federated averaging weighs each
+// client's update by its number of examples.
 func WeightedAverage(grads []Grad, weights []float64) Grad {
 	var total float64
 	for _, w := range weights {

@@ -84,9 +84,10 @@ func compare[L Label](a, b L) int {
 	return 0
 }
 
-// Dirichlet is the label-skewed partition of Hsu et al. (2019): for each
-// class it draws the parties' shares q ~ Dir(alpha, ..., alpha) and deals the
-// class's examples, shuffled, in those proportions. A small alpha (0.1) gives
+// Dirichlet is the distribution-based label skew of the non-IID literature
+// (Yurochkin et al. 2019; Li et al.'s NIID-Bench, 2021): for each class it
+// draws the parties' shares q ~ Dir(alpha, ..., alpha) and deals the class's
+// examples, shuffled, in those proportions. A small alpha (0.1) gives
 // each party few classes in very unequal amounts; a large one (100) gives
 // every party nearly the global label mix. Every example is dealt; a party
 // may get none, mostly when alpha is small and the parties many.
