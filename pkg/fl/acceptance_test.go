@@ -2,6 +2,7 @@ package fl
 
 import (
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/ppml-go/ppml/pkg/fl/secagg"
@@ -14,7 +15,7 @@ import (
 // installed.
 func notebookData(t testing.TB) (parties []Dataset, test Dataset) {
 	t.Helper()
-	train, test, err := LoadZerosAndOnes(200, 1)
+	train, test, err := loadNotebookData()
 	if errors.Is(err, mnistio.ErrNoData) {
 		t.Skipf("MNIST not installed: %v", err)
 	}
@@ -29,6 +30,18 @@ func notebookData(t testing.TB) (parties []Dataset, test Dataset) {
 		t.Fatal(err)
 	}
 	return parties, test
+}
+
+// loadNotebookData loads the data once for all the tests.
+func loadNotebookData() (train, test Dataset, err error) {
+	notebook.once.Do(func() { notebook.train, notebook.test, notebook.err = LoadZerosAndOnes(200, 1) })
+	return notebook.train, notebook.test, notebook.err
+}
+
+var notebook struct {
+	once        sync.Once
+	train, test Dataset
+	err         error
 }
 
 // TestNotebookAcceptance runs the original notebook's three trainings at its
