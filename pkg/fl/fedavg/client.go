@@ -234,6 +234,7 @@ func (w *worker) serve(ctx context.Context) error {
 
 // plainRound trains and sends the update in the clear.
 func (w *worker) plainRound(m trainMsg) error {
+	w.c.logf("fedavg client %d: round %d: training", w.c.opts.ID, m.Round)
 	u, err := LocalUpdate(w.model, m.Params, w.data, m.Config, m.Round, w.c.opts.ID)
 	if err != nil {
 		return fmt.Errorf("fedavg: client %d round %d: %w", w.c.opts.ID, m.Round, err)
