@@ -65,6 +65,10 @@ type Restored struct {
 // without nbgrader metadata. Source cells without nbgrader roles come from
 // src.
 func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
+	src, err := clone(src) // the result shares no cell with the caller's
+	if err != nil {
+		return nil, err
+	}
 	sc, err := cells(src)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)

@@ -155,16 +155,27 @@ func removeMark(outs []*nbformat.Output, mark completionMark) {
 	}
 }
 
-// errorMessage summarizes a failed cell: the error's name and value, else
-// the first traceback lines, without ANSI colors, at most 2000 bytes.
+// errorMessage summarizes a failed cell: the panic or error the program
+// wrote on stderr (GoNB reports only "exit status 2" as the error), else
+// the error's value and first traceback lines; without ANSI colors, at
+// most 2000 bytes.
 func errorMessage(cr CellResult) string {
+	var stderr strings.Builder
+	for _, o := range cr.Outputs {
+		if o.OutputType == nbformat.Stream && o.Name == "stderr" {
+			stderr.WriteString(o.Text)
+		}
+	}
 	var parts []string
+	if p := panicMessage(strip(stderr.String())); p != "" {
+		parts = append(parts, p)
+	}
 	if v := strip(cr.EValue); v != "" {
 		parts = append(parts, v)
 	} else if n := strip(cr.EName); n != "" {
 		parts = append(parts, n)
 	}
-	if len(parts) == 0 || len(parts[0]) < 20 {
+	if len(parts) == 1 {
 		for k, l := range cr.Traceback {
 			if k == 6 {
 				break
@@ -190,4 +201,32 @@ func hint(src string) string {
 		}
 	}
 	return strings.Join(hs, " ")
+}
+
+// panicMessage returns the part of a Go program's stderr that says what
+// went wrong: from a "panic:" or "fatal error:" line to the first goroutine
+// dump, else the last lines.
+func panicMessage(stderr string) string {
+	lines := strings.Split(stderr, "\n")
+	start := -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		if len(lines) > 8 {
+			lines = lines[len(lines)-8:]
+		}
+		return strings.TrimSpace(strings.Join(lines, "\n"))
+	}
+	var out []string
+	for _, l := range lines[start:] {
+		if strings.HasPrefix(l, "goroutine ") || strings.HasPrefix(l, "[signal ") {
+			break
+		}
+		out = append(out, l)
+	}
+	return strings.TrimSpace(strings.Join(out, "\n"))
 }

@@ -102,11 +102,14 @@ func (c *Config) args(gocache string, infoFD int) []string {
 		a = append(a, "--ro-bind", p, p)
 	}
 	for _, p := range c.Hide {
+		if !under(p, c.ReadOnly) {
+			continue // not visible in the sandbox anyway
+		}
 		st, err := os.Stat(p)
 		switch {
 		case err != nil:
 		case st.IsDir():
-			a = append(a, "--tmpfs", p)
+			a = append(a, "--tmpfs", p, "--remount-ro", p)
 		default:
 			a = append(a, "--ro-bind", "/dev/null", p)
 		}
@@ -271,4 +274,16 @@ func (cg *cgroup) remove() {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+}
+
+// under reports whether path p is one of dirs or inside one of them.
+func under(p string, dirs []string) bool {
+	p, _ = filepath.Abs(p)
+	for _, d := range dirs {
+		d, _ = filepath.Abs(d)
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
 }
