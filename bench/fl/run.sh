@@ -31,7 +31,7 @@ done
 
 echo "One round, best of $rounds runs (ms):"
 echo
-echo "| round | Go pkg/fl | NumPy | ratio Go/NumPy |"
+echo "| round | Go pkg/fl (ms) | NumPy (ms) | ratio Go/NumPy |"
 echo "| --- | ---: | ---: | ---: |"
 awk '
 	FNR == NR { if (!($1 in g) || $2 < g[$1]) g[$1] = $2; next }
