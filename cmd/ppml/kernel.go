@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ppml-go/ppml/kernel/front"
+)
+
+func init() {
+	register(command{
+		name:    "kernel",
+		summary: "run the course's Go kernel (GoNB behind a front) for Jupyter",
+		run:     runKernel,
+	})
+}
+
+// runKernel is `ppml kernel [--root DIR] [--gonb PATH] [-v] CONNECTION_FILE`,
+// the command of the ppml-go kernelspec that scripts/install-kernel.sh writes.
+func runKernel(args []string) error {
+	fs := flag.NewFlagSet("ppml kernel", flag.ContinueOnError)
+	root := fs.String("root", os.Getenv("PPML_ROOT"), "checkout of the module that notebooks import (`dir`); default $PPML_ROOT")
+	gonb := fs.String("gonb", "", "the gonb binary (`path`); default: gonb on PATH")
+	verbose := fs.Bool("v", false, "log GoNB's informational messages too")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: ppml kernel [--root DIR] [--gonb PATH] [-v] CONNECTION_FILE\n\n"+
+			"Runs the Go kernel for Jupyter on the sockets of CONNECTION_FILE. Jupyter starts it through the\n"+
+			"ppml-go kernelspec; install that with scripts/install-kernel.sh.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: want one connection file, got %d arguments", errUsage, fs.NArg())
+	}
+	// SIGINT is for the cell that runs (GoNB, in the same process group, gets
+	// it too and interrupts the cell), not for the kernel.
+	signal.Notify(make(chan os.Signal, 1), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	return front.Run(ctx, front.Config{ConnectionFile: fs.Arg(0), GoNB: *gonb, Root: *root, Verbose: *verbose})
+}

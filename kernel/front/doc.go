@@ -1,0 +1,27 @@
+// Package front is the Go kernel the course ships: a thin front process that
+// Jupyter starts, in front of a GoNB kernel that it runs as its child.
+//
+// The front binds the five sockets of the connection file Jupyter gives it,
+// starts GoNB on sockets of its own on 127.0.0.1, and passes messages through,
+// re-signed with each side's key. It adds what a student would miss in GoNB:
+//
+//   - is_complete_request, which GoNB leaves unanswered so that jupyter console
+//     and kernel test suites hang, is answered by the front from Go's scanner
+//     (see IsComplete); history_request gets an empty history.
+//   - Replies to control requests (shutdown, interrupt), which GoNB sends on
+//     the shell socket, reach the client on the control socket.
+//   - A panicking cell produces one error output, named "panic", whose value is
+//     the panic's and whose traceback is the goroutine trace mapped to cell
+//     lines, instead of stderr streams, an HTML block and an error that says
+//     only "exit status 2".
+//   - Before the first request, the notebook's module (GoNB's temporary
+//     directory) is made to require the project, replaced by its checkout, with
+//     the project's go.sum: every project package, GoMLX and gonbui then resolve
+//     at the versions pinned by the project's go.mod, without asking the module
+//     proxy for anything.
+//
+// The GoNB child never outlives the front: it gets SIGTERM when the front
+// dies (Linux parent-death signal), the front kills it on every way out, and
+// as a child subreaper the front also collects and kills what GoNB leaves
+// behind (cell programs, gopls).
+package front
