@@ -38,7 +38,7 @@ func (k *Kernel) Execute(ctx context.Context, code string, timeout time.Duration
 	start := time.Now()
 	req, err := k.session.NewMessage("execute_request", nil, map[string]any{
 		"code": code, "silent": false, "store_history": true,
-		"user_expressions": map[string]any{}, "allow_stdin": false, "stop_on_error": true,
+		"user_expressions": map[string]any{}, "allow_stdin": false, "stop_on_error": false,
 	})
 	if err != nil {
 		return nil, err

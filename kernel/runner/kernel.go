@@ -186,9 +186,9 @@ type instance struct {
 	proc    *process
 	sockets *jupyter.Sockets
 
-	mu      sync.Mutex
-	waiters map[string]chan *jupyter.Message // by parent msg_id
-	iopubOK chan struct{}                    // closed at the first iopub message
+	mu        sync.Mutex
+	waiters   map[string]chan *jupyter.Message // by parent msg_id
+	iopubOK   chan struct{}                    // closed at the first iopub message
 	iopubOnce sync.Once
 
 	dead     chan struct{} // closed when the kernel is found dead

@@ -128,6 +128,7 @@ func RunNotebook(ctx context.Context, nb *nbformat.Notebook, opts RunOptions) (*
 		return nil, err
 	}
 	defer k.Shutdown()
+	setLanguageInfo(nb, k.Info())
 	progress := func(cr CellReport) {
 		if opts.Progress != nil {
 			opts.Progress(cr)
@@ -183,4 +184,23 @@ func RunNotebook(ctx context.Context, nb *nbformat.Notebook, opts RunOptions) (*
 	}
 	rep.Duration = time.Since(start)
 	return rep, nil
+}
+
+// setLanguageInfo copies language_info from the kernel_info_reply into the
+// notebook metadata, as nbclient does.
+func setLanguageInfo(nb *nbformat.Notebook, info json.RawMessage) {
+	var reply struct {
+		LanguageInfo json.RawMessage `json:"language_info"`
+	}
+	if json.Unmarshal(info, &reply) != nil || len(reply.LanguageInfo) == 0 {
+		return
+	}
+	md := map[string]json.RawMessage{}
+	if json.Unmarshal(nb.Metadata, &md) != nil || md == nil {
+		md = map[string]json.RawMessage{}
+	}
+	md["language_info"] = reply.LanguageInfo
+	if b, err := json.Marshal(md); err == nil {
+		nb.Metadata = b
+	}
 }

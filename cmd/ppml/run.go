@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ppml-go/ppml/kernel/nbformat"
+	"github.com/ppml-go/ppml/kernel/runner"
+)
+
+func init() {
+	register(command{
+		name:    "run",
+		summary: "execute a notebook headless, like jupyter nbconvert --execute",
+		run:     runNotebook,
+	})
+}
+
+const runUsage = `usage: ppml run NOTEBOOK [-o OUT.ipynb | --inplace] [--timeout 5m] [--allow-errors] [--kernel NAME]
+
+Executes every code cell of NOTEBOOK on its kernel (metadata.kernelspec.name,
+or --kernel) and writes the notebook with its outputs, like
+jupyter nbconvert --to notebook --execute: by default to NAME.nbconvert.ipynb
+next to NOTEBOOK; -o - writes to standard output. A line per cell goes to
+standard error. The exit status is 1 if a cell fails (with --allow-errors,
+only for timeouts and dead kernels: errors are then kept as outputs and the
+run goes on). The outputs are written even when a cell fails. SIGINT or
+SIGTERM stop the run and the kernel.
+
+flags:
+`
+
+func runNotebook(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	out := fs.String("o", "", "output notebook (default NAME.nbconvert.ipynb; - for stdout)")
+	inplace := fs.Bool("inplace", false, "overwrite NOTEBOOK with the executed notebook")
+	timeout := fs.Duration("timeout", 5*time.Minute, "per-cell timeout (0: none)")
+	startTimeout := fs.Duration("start-timeout", time.Minute, "time for the kernel to start")
+	allowErrors := fs.Bool("allow-errors", false, "keep going after cells that fail")
+	kernel := fs.String("kernel", "", "kernelspec name (default: the notebook's)")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), runUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: want one notebook, got %d arguments", errUsage, fs.NArg())
+	}
+	if *inplace && *out != "" {
+		return fmt.Errorf("%w: -o and --inplace exclude each other", errUsage)
+	}
+	path := fs.Arg(0)
+	dest := *out
+	switch {
+	case *inplace:
+		dest = path
+	case dest == "":
+		dest = strings.TrimSuffix(path, ".ipynb") + ".nbconvert.ipynb"
+	}
+	nb, err := nbformat.ReadFile(path)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opts := runner.RunOptions{
+		Options:     runner.Options{StartTimeout: *startTimeout},
+		KernelName:  *kernel,
+		Timeout:     *timeout,
+		AllowErrors: *allowErrors,
+	}
+	if !*quiet {
+		opts.Progress = func(c runner.CellReport) {
+			if c.Status == runner.StatusRunning {
+				return
+			}
+			line := fmt.Sprintf("[%d/%d] cell %d", c.Number, c.Total, c.Index+1)
+			if c.ID != "" {
+				line += " (" + c.ID + ")"
+			}
+			line += fmt.Sprintf(" %s %.2fs", c.Status, c.Duration.Seconds())
+			if c.Status != runner.StatusOK {
+				line += ": " + firstLine(c.Message)
+			}
+			fmt.Fprintln(os.Stderr, line)
+		}
+	}
+	start := time.Now()
+	rep, runErr := runner.RunNotebook(ctx, nb, opts)
+	if ctx.Err() != nil {
+		return errors.New("interrupted; kernel stopped")
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if dest == "-" {
+		err = nbformat.Write(os.Stdout, nb)
+	} else {
+		err = nbformat.WriteFile(dest, nb)
+	}
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		where := dest
+		if dest == "-" {
+			where = "standard output"
+		}
+		fmt.Fprintf(os.Stderr, "%d code cells on kernel %s in %.1fs; wrote %s\n", len(rep.Cells), rep.Kernel, time.Since(start).Seconds(), where)
+	}
+	for _, c := range rep.Failed() {
+		if *allowErrors && c.Status == runner.StatusError {
+			continue
+		}
+		return &runner.CellError{Cell: c}
+	}
+	return nil
+}
+
+// reorderFlags moves the flags after positional arguments in front of
+// them, so "ppml run nb.ipynb -o out.ipynb" works as well as the reverse.
+func reorderFlags(fs *flag.FlagSet, args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil {
+			if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+				continue
+			}
+			if i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		}
+	}
+	return append(flags, pos...)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
