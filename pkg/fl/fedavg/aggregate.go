@@ -17,7 +17,7 @@ type aggregator interface {
 // secure aggregation if the options ask for it.
 func (p *Process) newAggregator(round, clients, dim int) (aggregator, error) {
 	if p.opts.SecAgg != nil {
-		return newSecureAggregator(*p.opts.SecAgg, round, clients, dim)
+		return p.newSecureAggregator(round, clients, dim)
 	}
 	return &plainAggregator{dim: dim, updates: map[int]Update{}}, nil
 }

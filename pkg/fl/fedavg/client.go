@@ -80,10 +80,14 @@ func RunClient(ctx context.Context, endpoint string, model ModelFunc, opts Clien
 		return fmt.Errorf("fedavg: client %d: server announced heartbeat interval %v", opts.ID, c.heartbeat)
 	}
 	go c.beat(ctx)
-	if err := c.send(newMsg(kindReady).int(data.Len()).b); err != nil {
+	announced := data.Len()
+	if welcome.SecAgg != nil {
+		announced = 0 // the weight goes into the secure sum only
+	}
+	if err := c.send(newMsg(kindReady).int(announced).b); err != nil {
 		return err
 	}
-	w := &worker{c: c, model: m, data: data, secure: welcome.SecAgg}
+	w := &worker{c: c, model: m, data: data, clients: welcome.Clients, secagg: welcome.SecAgg}
 	return w.serve(ctx)
 }
 
@@ -193,10 +197,11 @@ func (c *client) awaitWelcome(ctx context.Context) (welcomeMsg, error) {
 
 // worker is a client's training side: its model and data.
 type worker struct {
-	c      *client
-	model  *nn.Model
-	data   Dataset
-	secure bool
+	c       *client
+	model   *nn.Model
+	data    Dataset
+	clients int
+	secagg  *SecAggOptions // nil: plain aggregation
 }
 
 // serve answers the server's rounds until it says training is done.
@@ -217,7 +222,7 @@ func (w *worker) serve(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if w.secure {
+			if w.secagg != nil {
 				err = w.secureRound(ctx, m)
 			} else {
 				err = w.plainRound(m)

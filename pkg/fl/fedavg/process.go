@@ -107,6 +107,9 @@ type Metrics struct {
 	Clients []int
 	// Dropped lists the clients dropped from the round (remote mode).
 	Dropped []int
+	// Clipped counts the entries of weighted deltas clipped by secure
+	// aggregation (see SecAggOptions.Clip); it should be 0.
+	Clipped int
 }
 
 // Update is what a client reports after training in a round.

@@ -45,7 +45,8 @@ type Server struct {
 type peer struct {
 	id       int
 	ident    []byte
-	examples int // 0 until the client is ready
+	ready    bool // the client has loaded its data
+	examples int  // as the client announced (0 with secure aggregation)
 	lastSeen time.Time
 	dropped  bool
 }
@@ -110,6 +111,15 @@ func (s *Server) receive(ctx context.Context) {
 	}
 }
 
+// secAgg returns the secure aggregation options the clients must use, or nil.
+func (s *Server) secAgg() *SecAggOptions {
+	if s.p.opts.SecAgg == nil {
+		return nil
+	}
+	o := s.p.opts.SecAgg.withDefaults()
+	return &o
+}
+
 // Addr returns the endpoint the server listens on, with the actual port.
 func (s *Server) Addr() string {
 	if a, ok := s.sock.Addr().(*net.TCPAddr); ok {
@@ -144,7 +154,7 @@ func (s *Server) drop(p *peer, why string) {
 func (s *Server) active() []int {
 	var ids []int
 	for id, p := range s.peers {
-		if !p.dropped && p.examples > 0 {
+		if !p.dropped && p.ready {
 			ids = append(ids, id)
 		}
 	}
@@ -272,7 +282,7 @@ func (s *Server) hello(ident []byte, d *decoder) error {
 		Clients:   s.opts.Clients,
 		DataSeed:  s.opts.DataSeed,
 		Heartbeat: int((s.opts.Timeout / 5).Milliseconds()),
-		SecAgg:    s.p.opts.SecAgg != nil,
+		SecAgg:    s.secAgg(),
 	}.encode())
 	return nil
 }
@@ -287,7 +297,7 @@ func (s *Server) WaitClients(ctx context.Context) error {
 	for {
 		var missing []int
 		for id := range s.opts.Clients {
-			if p := s.peers[id]; p == nil || p.examples == 0 {
+			if p := s.peers[id]; p == nil || !p.ready {
 				missing = append(missing, id)
 			}
 		}
@@ -313,11 +323,11 @@ func (s *Server) WaitClients(ctx context.Context) error {
 			k, d, _ := parseMsg(in.frame)
 			if k == kindReady {
 				n := d.int()
-				if err := d.finish(k); err != nil || n <= 0 {
+				if err := d.finish(k); err != nil || n < 0 || (n == 0) != (s.p.opts.SecAgg != nil) {
 					return fmt.Errorf("fedavg: client %d is ready with %d examples (%v)", p.id, n, err)
 				}
-				p.examples = n
-				s.logf("fedavg server: client %d ready with %d examples", p.id, n)
+				p.ready, p.examples = true, n
+				s.logf("fedavg server: client %d ready", p.id)
 			}
 		}
 	}

@@ -14,8 +14,9 @@ import (
 // the bytes.
 //
 //	hello      client → server   client id
-//	welcome    server → client   clients, data seed, heartbeat interval (ms)
-//	ready      client → server   example count
+//	welcome    server → client   clients, data seed, heartbeat interval (ms),
+//	                             secure aggregation flag [, clip, threshold]
+//	ready      client → server   example count (0 with secure aggregation)
 //	train      server → client   round, TrainConfig, global parameters
 //	update     client → server   round, weight, seen, loss sum, correct, delta
 //	secagg     both ways         round, secagg message
@@ -173,20 +174,23 @@ func (d *decoder) finish(k msgKind) error {
 type welcomeMsg struct {
 	Clients   int
 	DataSeed  int64
-	Heartbeat int // milliseconds
-	SecAgg    bool
+	Heartbeat int            // milliseconds
+	SecAgg    *SecAggOptions // nil: plain aggregation
 }
 
 func (m welcomeMsg) encode() []byte {
-	sec := uint32(0)
-	if m.SecAgg {
-		sec = 1
+	e := newMsg(kindWelcome).int(m.Clients).u64(uint64(m.DataSeed)).int(m.Heartbeat)
+	if m.SecAgg == nil {
+		return e.u32(0).b
 	}
-	return newMsg(kindWelcome).int(m.Clients).u64(uint64(m.DataSeed)).int(m.Heartbeat).u32(sec).b
+	return e.u32(1).f64(m.SecAgg.Clip).int(m.SecAgg.Threshold).b
 }
 
 func decodeWelcome(d *decoder) (welcomeMsg, error) {
-	m := welcomeMsg{Clients: d.int(), DataSeed: int64(d.u64()), Heartbeat: d.int(), SecAgg: d.u32() != 0}
+	m := welcomeMsg{Clients: d.int(), DataSeed: int64(d.u64()), Heartbeat: d.int()}
+	if d.u32() != 0 {
+		m.SecAgg = &SecAggOptions{Clip: d.f64(), Threshold: d.int()}
+	}
 	return m, d.finish(kindWelcome)
 }
 
