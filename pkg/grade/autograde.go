@@ -262,3 +262,20 @@ func ProgressBar(w io.Writer, total int) func(int, *Grade) {
 		}
 	}
 }
+
+// Validate runs a notebook (a student's, before handing it in) and grades
+// its visible test cells: what `ppml validate` reports.
+func Validate(ctx context.Context, nb *nbformat.Notebook, ex Executor) ([]TestResult, error) {
+	nb, err := clone(nb)
+	if err != nil {
+		return nil, err
+	}
+	r := &Restored{Notebook: nb, overrides: map[int]string{}}
+	mark := newMark()
+	marked := instrument(nb, mark)
+	res, err := ex.Execute(ctx, nb)
+	if err != nil {
+		return nil, err
+	}
+	return score(r, res, marked, mark), nil
+}

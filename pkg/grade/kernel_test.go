@@ -29,6 +29,10 @@ func gonbSpec(t *testing.T) *runner.Spec {
 	if testing.Short() {
 		t.Skip("runs a Go kernel")
 	}
+	return gonbSpecB(t)
+}
+
+func gonbSpecB(t testing.TB) *runner.Spec {
 	specOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "ppml-grade-gonb-")
 		if err != nil {

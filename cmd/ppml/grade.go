@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ppml-go/ppml/kernel/nbformat"
+	"github.com/ppml-go/ppml/kernel/runner"
+	"github.com/ppml-go/ppml/pkg/grade"
+)
+
+func init() {
+	register(command{name: "assign", summary: "make the student release of a source notebook (solutions stubbed, hidden tests removed)", run: runAssign})
+	register(command{name: "validate", summary: "run a notebook and report its visible tests", run: runValidate})
+	register(command{name: "autograde", summary: "grade a class's submissions in a sandbox: gradebook and feedback", run: runAutograde})
+}
+
+func runAssign(args []string) error {
+	fs := flag.NewFlagSet("assign", flag.ContinueOnError)
+	out := fs.String("o", "", "release notebook to write (required)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: ppml assign SOURCE.ipynb -o RELEASE.ipynb")
+		fs.PrintDefaults()
+	}
+	src, rest, err := parseWithArg(fs, args)
+	if err != nil {
+		return err
+	}
+	if *out == "" || len(rest) > 0 {
+		return fmt.Errorf("%w: want SOURCE.ipynb -o RELEASE.ipynb", errUsage)
+	}
+	nb, err := nbformat.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	rel, err := grade.Assign(nb)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	return nbformat.WriteFile(*out, rel)
+}
+
+// parseWithArg parses flags that may come before or after the first
+// positional argument, which it returns with the remaining ones.
+func parseWithArg(fs *flag.FlagSet, args []string) (string, []string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", nil, err
+		}
+		return "", nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() == 0 {
+		return "", nil, fmt.Errorf("%w: missing notebook argument", errUsage)
+	}
+	first := fs.Arg(0)
+	if err := fs.Parse(fs.Args()[1:]); err != nil {
+		return "", nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return first, fs.Args(), nil
+}
+
+// kernelFlags are the flags choosing and limiting the kernel.
+type kernelFlags struct {
+	kernel, kernelspec string
+	timeout            time.Duration
+	memory             string
+	procs              int
+}
+
+func (k *kernelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&k.kernel, "kernel", "", "kernelspec name (default: the notebook's, else ppml-go)")
+	fs.StringVar(&k.kernelspec, "kernelspec", "", "kernelspec directory (instead of --kernel)")
+	fs.DurationVar(&k.timeout, "timeout", 60*time.Second, "time limit of each cell")
+	fs.StringVar(&k.memory, "memory", "2GiB", "memory limit of each kernel (sandboxed runs)")
+	fs.IntVar(&k.procs, "procs", 512, "process and thread limit of each kernel (sandboxed runs)")
+}
+
+func (k *kernelFlags) executor(nb *nbformat.Notebook) (*grade.KernelExecutor, error) {
+	var spec *runner.Spec
+	var err error
+	switch {
+	case k.kernelspec != "":
+		spec, err = runner.ReadSpec(k.kernelspec)
+	default:
+		name := k.kernel
+		if name == "" {
+			name = runner.KernelName(nb)
+		}
+		if name == "" {
+			name = "ppml-go"
+		}
+		spec, err = runner.FindSpec(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	mem, err := parseBytes(k.memory)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --memory: %v", errUsage, err)
+	}
+	cache := os.Getenv("GOCACHE")
+	if cache == "" {
+		if d, err := os.UserCacheDir(); err == nil {
+			cache = filepath.Join(d, "go-build")
+		}
+	}
+	return &grade.KernelExecutor{Spec: spec, Timeout: k.timeout, Memory: mem, Procs: k.procs, GoCache: []string{cache}}, nil
+}
+
+// parseBytes reads sizes like 2GiB, 512MiB, 1G or 1000000.
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}}
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+			if err != nil || f <= 0 {
+				return 0, fmt.Errorf("bad size %q", s)
+			}
+			return int64(f * float64(u.mult)), nil
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad size %q (e.g. 2GiB)", s)
+	}
+	return n, nil
+}
+
+func runValidate(args []string) error {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	var kf kernelFlags
+	kf.register(fs)
+	sandboxed := fs.Bool("sandbox", false, "run the notebook in the grader's sandbox")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: ppml validate NOTEBOOK.ipynb [flags]")
+		fs.PrintDefaults()
+	}
+	path, rest, err := parseWithArg(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("%w: one notebook at a time", errUsage)
+	}
+	nb, err := nbformat.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	ex, err := kf.executor(nb)
+	if err != nil {
+		return err
+	}
+	ex.Unsafe = !*sandboxed
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	tests, err := grade.Validate(ctx, nb, ex)
+	if err != nil {
+		return err
+	}
+	if len(tests) == 0 {
+		fmt.Println("no test cells in", path)
+		return nil
+	}
+	var score, total float64
+	failed := 0
+	for _, t := range tests {
+		score += t.Points
+		total += t.MaxPoints
+		mark := "PASS"
+		if t.Status != grade.Passed {
+			mark = "FAIL"
+			failed++
+		}
+		fmt.Printf("%s %-24s %g/%g", mark, t.ID, t.Points, t.MaxPoints)
+		if t.Status != grade.Passed {
+			fmt.Printf("  %s: %s", t.Status, strings.ReplaceAll(t.Message, "\n", "\n      "))
+			if t.Hint != "" {
+				fmt.Printf("\n      hint: %s", t.Hint)
+			}
+		}
+		fmt.Println()
+	}
+	fmt.Printf("%d/%d tests passed, %g/%g points\n", len(tests)-failed, len(tests), score, total)
+	if failed > 0 {
+		return fmt.Errorf("%d test(s) failed", failed)
+	}
+	return nil
+}
+
+func runAutograde(args []string) error {
+	fs := flag.NewFlagSet("autograde", flag.ContinueOnError)
+	var kf kernelFlags
+	kf.register(fs)
+	source := fs.String("source", "", "source notebook with solutions and hidden tests (required)")
+	out := fs.String("o", "", "output directory for gradebook.csv, gradebook.json and feedback/ (required)")
+	jobs := fs.Int("j", 2, "submissions graded in parallel")
+	unsafe := fs.Bool("unsafe", false, "run submissions WITHOUT the sandbox (trusted code only)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: ppml autograde --source SOURCE.ipynb SUBMISSIONS/ -o GRADES/ [flags]")
+		fs.PrintDefaults()
+	}
+	dir, rest, err := parseWithArg(fs, args)
+	if err != nil {
+		return err
+	}
+	if *source == "" || *out == "" || len(rest) > 0 {
+		return fmt.Errorf("%w: want --source SOURCE.ipynb SUBMISSIONS/ -o GRADES/", errUsage)
+	}
+	src, err := nbformat.ReadFile(*source)
+	if err != nil {
+		return err
+	}
+	ex, err := kf.executor(src)
+	if err != nil {
+		return err
+	}
+	ex.Unsafe = *unsafe
+	for _, p := range []string{*source, dir, *out} {
+		if a, err := filepath.Abs(p); err == nil {
+			ex.Hide = append(ex.Hide, a)
+		}
+	}
+	g, err := grade.NewGrader(src, ex)
+	if err != nil {
+		return err
+	}
+	g.SubmissionTimeout = 10*kf.timeout + 2*time.Minute
+	subs, err := grade.FindSubmissions(dir)
+	if err != nil {
+		return err
+	}
+	if len(subs) == 0 {
+		return fmt.Errorf("no submissions in %s (want STUDENT.ipynb files or STUDENT/ directories)", dir)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start := time.Now()
+	grades, err := g.GradeAll(ctx, subs, *jobs, grade.ProgressBar(os.Stderr, len(subs)))
+	if err != nil {
+		return err
+	}
+	if err := grade.WriteGradebook(*out, grades); err != nil {
+		return err
+	}
+	el := time.Since(start)
+	fmt.Printf("graded %d submissions in %.1fs (%.1f per minute, -j %d); gradebook in %s\n",
+		len(grades), el.Seconds(), float64(len(grades))/el.Minutes(), *jobs, *out)
+	return nil
+}
