@@ -2,6 +2,7 @@ package secagg
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/rand"
 	"fmt"
@@ -38,7 +39,10 @@ type Client struct {
 	exp   Expander
 }
 
-type peerKeys struct{ enc, mask *ecdh.PublicKey }
+type peerKeys struct {
+	mask *ecdh.PublicKey
+	aead cipher.AEAD // seals and opens the shares exchanged with this peer
+}
 
 type heldShare struct{ self, mask []uint64 }
 
@@ -173,7 +177,11 @@ func (c *Client) ShareKeys(l *KeyList) (*ShareKeys, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: mask key of client %d: %v", ErrMalformed, k.From, err)
 		}
-		peers[k.From] = peerKeys{enc: enc, mask: mask}
+		aead, err := shareAEAD(c.encPriv, enc, c.cfg.Round, c.id, k.From)
+		if err != nil {
+			return nil, err
+		}
+		peers[k.From] = peerKeys{mask: mask, aead: aead}
 	}
 	if !self {
 		return nil, fmt.Errorf("%w: key list does not include client %d", ErrMalformed, c.id)
@@ -206,11 +214,7 @@ func (c *Client) ShareKeys(l *KeyList) (*ShareKeys, error) {
 			c.held[v] = heldShare{self: selfShares[i].Y, mask: maskShares[i].Y}
 			continue
 		}
-		aead, err := shareAEAD(c.encPriv, peers[v].enc, c.cfg.Round, c.id, v)
-		if err != nil {
-			return nil, err
-		}
-		ct, err := sealShare(aead, c.cfg.Round, c.id, v, selfShares[i].Y, maskShares[i].Y)
+		ct, err := sealShare(peers[v].aead, c.cfg.Round, c.id, v, selfShares[i].Y, maskShares[i].Y)
 		if err != nil {
 			return nil, err
 		}
@@ -244,11 +248,7 @@ func (c *Client) MaskedInput(b *ShareBundle) (*MaskedInput, error) {
 		if _, dup := got[s.From]; dup {
 			return nil, fmt.Errorf("%w: client %d got two shares from client %d", ErrDuplicate, c.id, s.From)
 		}
-		aead, err := shareAEAD(c.encPriv, p.enc, c.cfg.Round, c.id, s.From)
-		if err != nil {
-			return nil, err
-		}
-		self, mask, err := openShare(aead, c.cfg.Round, s.From, c.id, s.Ciphertext)
+		self, mask, err := openShare(p.aead, c.cfg.Round, s.From, c.id, s.Ciphertext)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,173 @@
+// Command secagg measures the secure aggregation of package secagg: client
+// and server time and bytes sent for N clients with vectors of length M, with
+// a share of the clients dropping out after sharing their keys (before
+// sending their masked input, the costliest moment for the server), next to
+// two bounds measured in the same run:
+//
+//   - PRG bound: one client's AES-CTR key stream for all the masks it must
+//     generate (N-1 pairwise masks and its self mask, or k+1 in SecAgg+),
+//     single-threaded, without adding it anywhere;
+//   - plain sum: the server adding N plain vectors (no security).
+//
+// It prints a Markdown table. Usage:
+//
+//	go run ./bench/secagg -n 10,100,500 -m 10000,100000,1000000 -drop 0,10,30
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ppml-go/ppml/pkg/fl/secagg"
+)
+
+func main() {
+	ns := flag.String("n", "10,100,500", "comma-separated numbers of clients")
+	ms := flag.String("m", "10000,100000,1000000", "comma-separated vector lengths")
+	drops := flag.String("drop", "0,10,30", "comma-separated dropout percentages")
+	k := flag.Int("k", 0, "SecAgg+ neighbours (0: complete graph, SecAgg)")
+	threshold := flag.Int("t", 0, "threshold (0: the package default)")
+	header := flag.Bool("header", true, "print the table header")
+	flag.Parse()
+	if err := run(*ns, *ms, *drops, *k, *threshold, *header); err != nil {
+		fmt.Fprintln(os.Stderr, "secagg bench:", err)
+		os.Exit(1)
+	}
+}
+
+func ints(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("bad number %q: %w", f, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func run(nsArg, msArg, dropsArg string, k, threshold int, header bool) error {
+	ns, err := ints(nsArg)
+	if err != nil {
+		return err
+	}
+	ms, err := ints(msArg)
+	if err != nil {
+		return err
+	}
+	drops, err := ints(dropsArg)
+	if err != nil {
+		return err
+	}
+	if header {
+		fmt.Printf("GOMAXPROCS=%d, %s\n\n", runtime.GOMAXPROCS(0), time.Now().Format(time.DateOnly))
+		fmt.Println("| n | k | m | drop | client time | PRG bound | client/PRG | client sent | expansion | server time | plain sum | server sent |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	}
+	for _, m := range ms {
+		for _, n := range ns {
+			for _, d := range drops {
+				if err := row(n, m, d, k, threshold); err != nil {
+					return fmt.Errorf("n=%d m=%d drop=%d%%: %w", n, m, d, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func row(n, m, dropPct, k, threshold int) error {
+	cfg := secagg.Config{N: n, Dim: m, Neighbours: k, Threshold: threshold, Round: 1, Seed: 1}
+	// Every client gets the same input: values do not change the cost, and
+	// one shared vector keeps the memory at n quantized copies.
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := make([]float64, m)
+	for j := range x {
+		x[j] = rng.NormFloat64()
+	}
+	inputs := make([][]float64, n)
+	for i := range inputs {
+		inputs[i] = x
+	}
+	dropped := n * dropPct / 100
+	res, err := secagg.Run(cfg, inputs, []int{0, 0, dropped})
+	if err != nil {
+		return err
+	}
+	var clientTime time.Duration
+	clientBytes := 0
+	for _, i := range res.Contributors {
+		clientTime += res.Stats.ClientTime[i]
+		clientBytes += res.Stats.ClientBytes[i]
+	}
+	clientTime /= time.Duration(len(res.Contributors))
+	clientBytes /= len(res.Contributors)
+
+	// PRG bound: the key stream of one client's masks.
+	masks := n // n-1 pairwise masks and the self mask
+	if k > 0 && k < n-1 {
+		masks = k + 1
+	}
+	var seed [secagg.KeySize]byte
+	ks := make([]byte, 4*m)
+	start := time.Now()
+	for i := range masks {
+		seed[0], seed[1] = byte(i), byte(i>>8)
+		secagg.KeyStream(ks, &seed)
+	}
+	prg := time.Since(start)
+
+	// Plain sum: n vectors added with no protection.
+	q, err := cfg.Quantize(0, x)
+	if err != nil {
+		return err
+	}
+	vs := make([][]uint32, n)
+	for i := range vs {
+		vs[i] = q
+	}
+	start = time.Now()
+	if _, err := secagg.SumFixed(vs); err != nil {
+		return err
+	}
+	plain := time.Since(start)
+
+	kcol := "-"
+	if k > 0 {
+		kcol = strconv.Itoa(k)
+	}
+	fmt.Printf("| %d | %s | %d | %d%% | %s | %s | %.2f | %s | %.3f | %s | %s | %s |\n",
+		n, kcol, m, dropPct, dur(clientTime), dur(prg), float64(clientTime)/float64(prg),
+		size(clientBytes), float64(clientBytes)/float64(4*m), dur(res.Stats.ServerTime), dur(plain),
+		size(res.Stats.ServerBytes))
+	return nil
+}
+
+func dur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+	case d < time.Second:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.2f s", d.Seconds())
+}
+
+func size(b int) string {
+	switch {
+	case b < 1<<10:
+		return fmt.Sprintf("%d B", b)
+	case b < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	case b < 1<<30:
+		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	}
+	return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
+}
