@@ -3,9 +3,9 @@ package runner
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -58,7 +58,7 @@ func nbconvertExecute(t testing.TB, py, in string, extra ...string) *nbformat.No
 }
 
 // normalize drops what legitimately differs between two runs (nbclient's
-// timing metadata) and merges consecutive streams of the same name, which
+// timing metadata, GoNB's temporary directory) and merges consecutive streams of the same name, which
 // this nbclient keeps apart when they come in separate messages.
 func normalize(t *testing.T, nb *nbformat.Notebook) string {
 	t.Helper()
@@ -78,21 +78,32 @@ func normalize(t *testing.T, nb *nbformat.Notebook) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	return gonbTempDir.ReplaceAllString(string(b), "/tmp/gonb_X")
 }
+
+// gonbTempDir matches GoNB's per-kernel temporary directory, which panics'
+// stack traces name.
+var gonbTempDir = regexp.MustCompile(`/tmp/gonb_[0-9a-f]+`)
 
 // TestSameOutputsAsNbclient executes the same notebooks with RunNotebook and
 // with Debian's nbclient (through nbconvert --execute) and compares the
-// resulting notebooks: the test kernel, and ipykernel when installed.
+// resulting notebooks: the test kernel, and ipykernel and the course's Go
+// kernel (kernelspec ppml-go) when installed.
 func TestSameOutputsAsNbclient(t *testing.T) {
 	py := nbclientPython(t)
 	for _, tc := range []struct{ name, file string }{
 		{"testkernel", "testkernel.ipynb"},
 		{"ipykernel", "python.ipynb"},
+		{"ppml-go", "go.ipynb"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "ipykernel" {
+			switch tc.name {
+			case "ipykernel":
 				requireIPyKernel(t, py)
+			case "ppml-go":
+				if _, err := FindSpec("ppml-go"); err != nil {
+					t.Skip("Go kernel not installed (scripts/install-kernel.sh; JUPYTER_PATH for --prefix)")
+				}
 			}
 			in := filepath.Join("testdata", tc.file)
 			want := nbconvertExecute(t, py, in)
@@ -126,5 +137,3 @@ func lineDiff(got, want string) string {
 	}
 	return "different lengths"
 }
-
-var _ = os.Getenv

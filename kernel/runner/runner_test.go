@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 				Language: "testlang", InterruptMode: mode,
 			})
 		}
-		os.Setenv("JUPYTER_PATH", dir)
+		os.Setenv("JUPYTER_PATH", dir+string(os.PathListSeparator)+os.Getenv("JUPYTER_PATH"))
 		return m.Run()
 	}()
 	os.Exit(code)
