@@ -89,13 +89,19 @@ for b in gonb goimports ppml; do
 	mv -f "$tmp/$b" "$bin_dir/$b" # atomic replace: a running kernel keeps its old binary
 done
 mv -f "$tmp/gopls" "$bin_dir/libexec/gopls"
-# GoNB starts gopls as a server in its own process group (gopls -listen ...), which outlives a GoNB
-# that was killed. With -listen.timeout it stops by itself once no client has been connected for a
-# minute, so a killed kernel leaves no gopls behind.
+# GoNB starts gopls as a server in a process group of its own (gopls -listen ...), which outlives a
+# GoNB that was killed (as Jupyter kills a kernel: SIGKILL to its process group). The shim has the
+# kernel send gopls SIGKILL when GoNB dies (setpriv, from util-linux), and -listen.timeout stops it
+# a minute after its last client went away in any case.
 cat >"$tmp/gopls" <<'EOS'
 #!/bin/sh
-# gopls of the ppml kernel: the pinned gopls, whose -listen server exits a minute after its last client.
-exec "$(dirname "$0")/libexec/gopls" -listen.timeout=1m "$@"
+# gopls of the ppml kernel: the pinned gopls, killed with its parent, whose -listen server exits a
+# minute after its last client.
+gopls=$(dirname "$0")/libexec/gopls
+if command -v setpriv >/dev/null 2>&1; then
+	exec setpriv --pdeathsig KILL "$gopls" -listen.timeout=1m "$@"
+fi
+exec "$gopls" -listen.timeout=1m "$@"
 EOS
 chmod +x "$tmp/gopls"
 mv -f "$tmp/gopls" "$bin_dir/gopls"

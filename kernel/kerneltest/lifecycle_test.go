@@ -1,0 +1,224 @@
+package kerneltest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ppml-go/ppml/kernel/jupyter"
+)
+
+// kernelSpec is the part of kernel.json the tests use.
+type kernelSpec struct {
+	Argv []string          `json:"argv"`
+	Env  map[string]string `json:"env"`
+}
+
+// startKernel starts the installed kernel as Jupyter does, with a marker in
+// its environment that every process it starts inherits, and connects to
+// it. It returns the kernel's process, its sockets and the marker.
+func startKernel(t *testing.T, jupyterPath string) (*exec.Cmd, *jupyter.Sockets, string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(jupyterPath, "kernels", kernelName, "kernel.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec kernelSpec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	info, err := jupyter.NewConnectionInfo(kernelName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connFile := filepath.Join(t.TempDir(), "kernel-"+jupyter.NewID()+".json")
+	if err := info.WriteFile(connFile); err != nil {
+		t.Fatal(err)
+	}
+	argv := make([]string, len(spec.Argv))
+	for i, a := range spec.Argv {
+		argv[i] = strings.ReplaceAll(a, "{connection_file}", connFile)
+	}
+	marker := "PPML_KERNELTEST_MARK=" + jupyter.NewID()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), marker)
+	for k, v := range spec.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // as jupyter_client: a session of its own
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		killMarked(marker)
+		if t.Failed() {
+			t.Logf("kernel log:\n%s", logs.String())
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	socks, err := jupyter.Dial(ctx, info, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { socks.Close() })
+	return cmd, socks, marker
+}
+
+// marked returns the pids of the processes whose environment has marker.
+func marked(marker string) []int {
+	envs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	var pids []int
+	for _, f := range envs {
+		data, err := os.ReadFile(f)
+		if err != nil || !bytes.Contains(data, []byte("\x00"+marker+"\x00")) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(filepath.Dir(f), "stat"))
+		if err == nil && strings.Contains(string(stat[bytes.LastIndexByte(stat, ')'):]), ") Z ") {
+			continue // a zombie: dead, waiting for its parent
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func killMarked(marker string) {
+	for _, pid := range marked(marker) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// cmdline returns the command line of pid, for messages.
+func cmdline(pid int) string {
+	data, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return strings.ReplaceAll(strings.TrimRight(string(data), "\x00"), "\x00", " ")
+}
+
+// execute sends a cell and waits for its reply, or, with wait false, until
+// the cell's program runs (its first stdout).
+func execute(t *testing.T, s *jupyter.Sockets, code string, untilStdout bool) {
+	t.Helper()
+	m, err := jupyter.NewSession().NewMessage("execute_request", nil, map[string]any{
+		"code": code, "silent": false, "store_history": true, "user_expressions": map[string]any{},
+		"allow_stdin": false, "stop_on_error": true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(jupyter.Shell, m); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		for {
+			var r *jupyter.Message
+			var err error
+			if untilStdout {
+				r, err = s.Recv(jupyter.IOPub)
+			} else {
+				r, err = s.Recv(jupyter.Shell)
+			}
+			if err != nil {
+				got <- err
+				return
+			}
+			if r.ParentID() != m.Header.MsgID {
+				continue
+			}
+			if !untilStdout || r.Type() == "stream" {
+				got <- nil
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatal("no answer from the kernel to an execute_request")
+	}
+}
+
+// waitNoneLeft fails unless every process with marker is gone within d.
+func waitNoneLeft(t *testing.T, marker string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		left := marked(marker)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, pid := range left {
+				t.Errorf("process %d left behind: %s", pid, cmdline(pid))
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestKernelLeavesNoProcess stops the kernel while a cell runs, in each way
+// it can stop, and checks that GoNB, gopls and the cell's program all end.
+func TestKernelLeavesNoProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts kernels and compiles cells: skipped with -short")
+	}
+	jp := install(t)
+	const sleeper = "import \"time\"\n%%\nfmt.Println(\"running\")\ntime.Sleep(time.Hour)"
+	stops := []struct {
+		name string
+		stop func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets)
+	}{
+		{"front killed alone", func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets) {
+			cmd.Process.Kill()
+		}},
+		{"SIGTERM", func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets) {
+			cmd.Process.Signal(syscall.SIGTERM)
+		}},
+		{"process group killed", func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets) {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // as jupyter_client kills a kernel
+		}},
+		{"shutdown_request", func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets) {
+			m, _ := jupyter.NewSession().NewMessage("shutdown_request", nil, map[string]any{"restart": false})
+			if err := s.Send(jupyter.Control, m); err != nil {
+				t.Fatal(err)
+			}
+			r, err := s.Recv(jupyter.Control)
+			if err != nil || r.Type() != "shutdown_reply" {
+				t.Errorf("shutdown_request: got %v, %v; want a shutdown_reply on control", r, err)
+			}
+		}},
+	}
+	for _, st := range stops {
+		t.Run(st.name, func(t *testing.T) {
+			cmd, s, marker := startKernel(t, jp)
+			execute(t, s, sleeper, true)
+			st.stop(t, cmd, s)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Errorf("the kernel did not exit")
+			}
+			// gopls gets a minute of grace only when GoNB itself was killed.
+			waitNoneLeft(t, marker, 20*time.Second)
+		})
+	}
+}
