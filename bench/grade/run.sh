@@ -42,4 +42,3 @@ if [ -z "$subs" ]; then
 	done
 fi
 GOCACHE=$(go env GOCACHE) "$tmp/bin/ppml" autograde --kernelspec "$tmp/spec" --source "$source" "$subs" -o "$tmp/grades" -j "$jobs" --timeout 60s
-awk -F, 'NR>1 {s[$1]=$7} END {n=0; t=0; for (k in s) {n++; t+=s[k]}; printf "students: %d, mean score %.2f\n", n, t/n}' "$tmp/grades/gradebook.csv"

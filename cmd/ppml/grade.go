@@ -15,6 +15,7 @@ import (
 	"github.com/ppml-go/ppml/kernel/nbformat"
 	"github.com/ppml-go/ppml/kernel/runner"
 	"github.com/ppml-go/ppml/pkg/grade"
+	"github.com/ppml-go/ppml/pkg/grade/sandbox"
 )
 
 func init() {
@@ -226,6 +227,11 @@ func runAutograde(args []string) error {
 		return err
 	}
 	ex.Unsafe = *unsafe
+	if !*unsafe {
+		if err := sandbox.Available(); err != nil {
+			return fmt.Errorf("cannot sandbox submissions: %w (--unsafe grades without a sandbox, for trusted code only)", err)
+		}
+	}
 	for _, p := range []string{*source, dir, *out} {
 		if a, err := filepath.Abs(p); err == nil {
 			ex.Hide = append(ex.Hide, a)

@@ -159,8 +159,15 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 		}
 	}
 	for _, d := range filepath.SplitList(path) {
-		if filepath.IsAbs(d) {
-			ro = append(ro, d)
+		if !filepath.IsAbs(d) {
+			continue
+		}
+		ro = append(ro, d)
+		// A Go toolchain's bin: the compiler needs the whole GOROOT.
+		if root := filepath.Dir(d); filepath.Base(d) == "bin" {
+			if _, err := os.Stat(filepath.Join(root, "src", "runtime")); err == nil {
+				ro = append(ro, root)
+			}
 		}
 	}
 	cfg.Env = append(cfg.Env, "PATH="+path)
