@@ -57,6 +57,7 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook) ([]
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
+	defer sandbox.Cleanup(tmp) // what a killed helper left behind
 	opts := runner.Options{StartTimeout: 2 * time.Minute}
 	if e.KernelOutput != nil {
 		opts.KernelOutput = e.KernelOutput
@@ -132,6 +133,7 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 		GoCache: e.GoCache,
 		Memory:  e.Memory,
 		Procs:   e.Procs,
+		State:   tmp,
 		CPU:     30 * time.Minute,
 		Env: []string{"GOPROXY=off", "GOFLAGS=-mod=mod", "GOSUMDB=off", "GOTELEMETRY=off",
 			"LANG=C.UTF-8", "GONOSUMCHECK=1", "GOWORK=off"},

@@ -109,3 +109,11 @@ func TestExecuteSourceNotebook(t *testing.T) {
 		}
 	}
 }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if spec != nil {
+		os.RemoveAll(spec.Dir)
+	}
+	os.Exit(code)
+}

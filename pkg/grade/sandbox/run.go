@@ -37,7 +37,7 @@ func New(cfg *Config) (*Sandbox, error) {
 	if cfg.Work == "" {
 		return nil, errors.New("sandbox: no work directory")
 	}
-	tmp, err := os.MkdirTemp("", "ppml-sandbox-")
+	tmp, err := os.MkdirTemp(cfg.State, "ppml-sandbox-")
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +114,37 @@ func (s *Sandbox) Close() error {
 		syscall.Unmount(filepath.Join(s.tmp, "gocache"), syscall.MNT_DETACH)
 	}
 	return os.RemoveAll(s.tmp)
+}
+
+// Cleanup releases the sandboxes whose helper was killed before it could:
+// it kills what is left in their cgroups, removes the cgroups, unmounts
+// their Go caches and removes their directories under state.
+func Cleanup(state string) {
+	dirs, _ := filepath.Glob(filepath.Join(state, "ppml-sandbox-*"))
+	for _, d := range dirs {
+		s := &Sandbox{tmp: d, mounted: true}
+		s.cg = existingCgroup(filepath.Base(d))
+		s.Close()
+	}
+}
+
+// existingCgroup finds the cgroups newCgroup made with name.
+func existingCgroup(name string) *cgroup {
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil
+	}
+	cg := &cgroup{}
+	for _, l := range strings.Split(string(self), "\n") {
+		parts := strings.SplitN(l, ":", 3)
+		if len(parts) == 3 && (parts[1] == "pids" || parts[1] == "memory") {
+			d := filepath.Join("/sys/fs/cgroup", parts[1], parts[2], name)
+			if _, err := os.Stat(d); err == nil {
+				cg.dirs = append(cg.dirs, d)
+			}
+		}
+	}
+	return cg
 }
 
 func killPid(pid int) { syscall.Kill(pid, syscall.SIGKILL) }

@@ -50,6 +50,10 @@ type Config struct {
 	Procs int `json:"procs"`
 	// CPU is the CPU time limit of each process.
 	CPU time.Duration `json:"cpu"`
+	// State is the directory where the sandbox keeps its private Go cache
+	// layers ("" for the system's temporary directory). Cleanup(State)
+	// releases what a killed helper left behind.
+	State string `json:"state,omitempty"`
 }
 
 // Home is the working directory and HOME inside the sandbox.
