@@ -26,11 +26,14 @@ type Result struct {
 }
 
 // Stats measures an aggregation: time spent and bytes sent (marshaled
-// messages) by each party.
+// messages) by each party. CPU times (Linux only, zero elsewhere) do not
+// count waiting for a core, so they stay meaningful on a busy machine.
 type Stats struct {
-	ClientTime  []time.Duration // per client: time in its four steps, marshaling included
+	ClientTime  []time.Duration // per client: wall time in its four steps, marshaling included
+	ClientCPU   []time.Duration // per client: CPU time of the same
 	ClientBytes []int           // per client: bytes of the messages it sent
-	ServerTime  time.Duration   // time in the server's methods, unmarshaling included
+	ServerTime  time.Duration   // wall time in the server's methods, unmarshaling included
+	ServerCPU   time.Duration   // CPU time of the same, summed over the cores it used
 	ServerBytes int             // bytes of the messages the server sent, counted per recipient
 }
 
@@ -62,9 +65,9 @@ func Run(cfg Config, inputs [][]float64, dropouts []int) (*Result, error) {
 
 // party is one client in run with its measurements.
 type party struct {
-	c     *Client
-	time  time.Duration
-	bytes int
+	c         *Client
+	time, cpu time.Duration
+	bytes     int
 }
 
 func run(cfg Config, inputs [][]float64, drop [4][]int) (*Result, error) {
@@ -90,8 +93,11 @@ func run(cfg Config, inputs [][]float64, drop [4][]int) (*Result, error) {
 	serve := func(b []byte) error {
 		serverMu.Lock()
 		defer serverMu.Unlock()
-		start := time.Now()
-		defer func() { res.Stats.ServerTime += time.Since(start) }()
+		start, cpu := time.Now(), threadCPU()
+		defer func() {
+			res.Stats.ServerTime += time.Since(start)
+			res.Stats.ServerCPU += threadCPU() - cpu
+		}()
 		m, err := Unmarshal(b)
 		if err != nil {
 			return err
@@ -100,8 +106,11 @@ func run(cfg Config, inputs [][]float64, drop [4][]int) (*Result, error) {
 	}
 	// closeStage runs a server closing method and marshals its answers.
 	closeStage := func(f func() ([]Message, error)) ([][]byte, error) {
-		start := time.Now()
-		defer func() { res.Stats.ServerTime += time.Since(start) }()
+		start, cpu := time.Now(), processCPU() // no client runs meanwhile
+		defer func() {
+			res.Stats.ServerTime += time.Since(start)
+			res.Stats.ServerCPU += processCPU() - cpu
+		}()
 		ms, err := f()
 		if err != nil {
 			return nil, err
@@ -123,10 +132,12 @@ func run(cfg Config, inputs [][]float64, drop [4][]int) (*Result, error) {
 		next := make(chan int)
 		for range runtime.GOMAXPROCS(0) {
 			wg.Go(func() {
+				runtime.LockOSThread() // for threadCPU
+				defer runtime.UnlockOSThread()
 				for k := range next {
 					p := parties[alive[k]]
 					errs[k] = func() error {
-						start := time.Now()
+						start, cpu := time.Now(), threadCPU()
 						var in Message
 						if stage > 0 {
 							var err error
@@ -143,6 +154,7 @@ func run(cfg Config, inputs [][]float64, drop [4][]int) (*Result, error) {
 							return err
 						}
 						p.time += time.Since(start)
+						p.cpu += threadCPU() - cpu
 						p.bytes += len(b)
 						return serve(b)
 					}()
@@ -201,9 +213,10 @@ func run(cfg Config, inputs [][]float64, drop [4][]int) (*Result, error) {
 	if err := step(3, request, func(c *Client, m Message) (Message, error) { return c.Unmask(m.(*UnmaskRequest)) }); err != nil {
 		return nil, err
 	}
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	res.Quantized, err = server.Result()
 	res.Stats.ServerTime += time.Since(start)
+	res.Stats.ServerCPU += processCPU() - cpu
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +224,7 @@ func run(cfg Config, inputs [][]float64, drop [4][]int) (*Result, error) {
 	res.Sum = server.cfg.Quantizer.Dequantize(res.Quantized, len(res.Contributors))
 	for _, p := range parties {
 		res.Stats.ClientTime = append(res.Stats.ClientTime, p.time)
+		res.Stats.ClientCPU = append(res.Stats.ClientCPU, p.cpu)
 		res.Stats.ClientBytes = append(res.Stats.ClientBytes, p.bytes)
 	}
 	return res, nil
