@@ -57,7 +57,7 @@ func requireJupyter(t *testing.T, modules ...string) {
 
 // install installs the kernelspec (once per test run) into a temporary
 // prefix and returns the JUPYTER_PATH that finds it.
-func install(t *testing.T) string {
+func install(t testing.TB) string {
 	t.Helper()
 	installOnce.Do(func() {
 		var out []byte

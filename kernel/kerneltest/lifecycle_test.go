@@ -25,9 +25,9 @@ type kernelSpec struct {
 // startKernel starts the installed kernel as Jupyter does, with a marker in
 // its environment that every process it starts inherits, and connects to
 // it. It returns the kernel's process, its sockets and the marker.
-func startKernel(t *testing.T, jupyterPath string) (*exec.Cmd, *jupyter.Sockets, string) {
+func startKernel(t testing.TB, jupyterPath, name string) (*exec.Cmd, *jupyter.Sockets, string) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(jupyterPath, "kernels", kernelName, "kernel.json"))
+	data, err := os.ReadFile(filepath.Join(jupyterPath, "kernels", name, "kernel.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,9 +107,9 @@ func cmdline(pid int) string {
 	return strings.ReplaceAll(strings.TrimRight(string(data), "\x00"), "\x00", " ")
 }
 
-// execute sends a cell and waits for its reply, or, with wait false, until
+// execute sends a cell and waits for its reply or, with untilStdout, until
 // the cell's program runs (its first stdout).
-func execute(t *testing.T, s *jupyter.Sockets, code string, untilStdout bool) {
+func execute(t testing.TB, s *jupyter.Sockets, code string, untilStdout bool) {
 	t.Helper()
 	m, err := jupyter.NewSession().NewMessage("execute_request", nil, map[string]any{
 		"code": code, "silent": false, "store_history": true, "user_expressions": map[string]any{},
@@ -138,7 +138,7 @@ func execute(t *testing.T, s *jupyter.Sockets, code string, untilStdout bool) {
 			if r.ParentID() != m.Header.MsgID {
 				continue
 			}
-			if !untilStdout || r.Type() == "stream" {
+			if !untilStdout || isStdout(r) {
 				got <- nil
 				return
 			}
@@ -152,6 +152,13 @@ func execute(t *testing.T, s *jupyter.Sockets, code string, untilStdout bool) {
 	case <-time.After(3 * time.Minute):
 		t.Fatal("no answer from the kernel to an execute_request")
 	}
+}
+
+// isStdout reports whether m is a stdout stream: the cell's program runs
+// (GoNB's go get and build write on stderr).
+func isStdout(m *jupyter.Message) bool {
+	var s struct{ Name string }
+	return m.Type() == "stream" && m.DecodeContent(&s) == nil && s.Name == "stdout"
 }
 
 // waitNoneLeft fails unless every process with marker is gone within d.
@@ -207,7 +214,7 @@ func TestKernelLeavesNoProcess(t *testing.T) {
 	}
 	for _, st := range stops {
 		t.Run(st.name, func(t *testing.T) {
-			cmd, s, marker := startKernel(t, jp)
+			cmd, s, marker := startKernel(t, jp, kernelName)
 			execute(t, s, sleeper, true)
 			st.stop(t, cmd, s)
 			done := make(chan error, 1)
@@ -221,4 +228,70 @@ func TestKernelLeavesNoProcess(t *testing.T) {
 			waitNoneLeft(t, marker, 20*time.Second)
 		})
 	}
+}
+
+// TestInterrupt interrupts a running cell with interrupt_request on the
+// control channel (the kernelspec's interrupt_mode is "message"): the reply
+// comes on control, the cell ends with an error, and the kernel runs the
+// next cell.
+func TestInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts kernels and compiles cells: skipped with -short")
+	}
+	jp := install(t)
+	cmd, s, _ := startKernel(t, jp, kernelName)
+	defer func() {
+		m, _ := jupyter.NewSession().NewMessage("shutdown_request", nil, map[string]any{"restart": false})
+		s.Send(jupyter.Control, m)
+		cmd.Wait()
+	}()
+	session := jupyter.NewSession()
+	m, _ := session.NewMessage("execute_request", nil, map[string]any{
+		"code": "import \"time\"\n%%\nfmt.Println(\"running\")\ntime.Sleep(time.Hour)", "silent": false,
+		"store_history": true, "user_expressions": map[string]any{}, "allow_stdin": false, "stop_on_error": true,
+	})
+	if err := s.Send(jupyter.Shell, m); err != nil {
+		t.Fatal(err)
+	}
+	for { // until the program runs
+		r, err := s.Recv(jupyter.IOPub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ParentID() == m.Header.MsgID && isStdout(r) {
+			break
+		}
+	}
+	intr, _ := session.NewMessage("interrupt_request", nil, map[string]any{})
+	if err := s.Send(jupyter.Control, intr); err != nil {
+		t.Fatal(err)
+	}
+	replies := make(chan *jupyter.Message, 2)
+	go func() {
+		if r, err := s.Recv(jupyter.Control); err == nil {
+			replies <- r
+		}
+	}()
+	go func() {
+		if r, err := s.Recv(jupyter.Shell); err == nil {
+			replies <- r
+		}
+	}()
+	got := map[string]*jupyter.Message{}
+	for len(got) < 2 {
+		select {
+		case r := <-replies:
+			got[r.Type()] = r
+		case <-time.After(30 * time.Second):
+			t.Fatalf("after interrupt_request, got only %v", got)
+		}
+	}
+	var st struct{ Status string }
+	if r := got["execute_reply"]; r == nil || r.DecodeContent(&st) != nil || st.Status != "error" {
+		t.Errorf("interrupted cell: got %v, status %q; want an execute_reply with status error", r, st.Status)
+	}
+	if got["interrupt_reply"] == nil {
+		t.Errorf("no interrupt_reply on control; got %v", got)
+	}
+	execute(t, s, "%%\nfmt.Println(\"after\")", false)
 }
