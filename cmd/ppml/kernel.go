@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/ppml-go/ppml/kernel/front"
@@ -44,5 +45,8 @@ func runKernel(args []string) error {
 	signal.Notify(make(chan os.Signal, 1), os.Interrupt)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	return front.Run(ctx, front.Config{ConnectionFile: fs.Arg(0), GoNB: *gonb, Root: *root, Verbose: *verbose})
+	parent, _ := strconv.Atoi(os.Getenv("JPY_PARENT_PID")) // set by jupyter_client; 0 if not
+	return front.Run(ctx, front.Config{
+		ConnectionFile: fs.Arg(0), GoNB: *gonb, Root: *root, Verbose: *verbose, ParentPID: parent,
+	})
 }

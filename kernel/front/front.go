@@ -2,6 +2,7 @@ package front
 
 import (
 	"context"
+	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,11 @@ type Config struct {
 	// means os.Stderr. Verbose adds GoNB's informational log.
 	Log     io.Writer
 	Verbose bool
+	// ParentPID, if not 0, is the pid of the client that started the
+	// kernel, as jupyter_client passes it in $JPY_PARENT_PID: when it is the
+	// front's parent, the front stops once its parent is gone, as ipykernel
+	// does, so that a client that dies leaves no kernel behind.
+	ParentPID int
 }
 
 // Timeouts of the front, variables so that tests may shorten them.
@@ -63,13 +69,14 @@ type kernel struct {
 	child   *jupyter.Sockets // connected to GoNB
 	session *jupyter.Session
 
-	mu       sync.Mutex
-	pending  map[string]route                 // client request msg_id → its route
-	catchers map[string]*panicCatcher         // execute_request msg_id → its catcher
-	internal map[string]chan *jupyter.Message // the front's own requests to GoNB → reply
-	shutdown atomic.Bool                      // a shutdown_request was forwarded
-	replied  chan struct{}                    // closed when its shutdown_reply was
-	once     sync.Once
+	mu          sync.Mutex
+	pending     map[string]route                 // client request msg_id → its route
+	catchers    map[string]*panicCatcher         // execute_request msg_id → its catcher
+	internal    map[string]chan *jupyter.Message // the front's own requests to GoNB → reply
+	gonbVersion string                           // GoNB's module version, from its binary
+	shutdown    atomic.Bool                      // a shutdown_request was forwarded
+	replied     chan struct{}                    // closed when its shutdown_reply was
+	once        sync.Once
 }
 
 // Run runs the kernel of cfg: it binds the connection file's sockets, starts
@@ -105,6 +112,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		if module, err = modulePath(cfg.Root); err != nil {
 			return err
 		}
+	}
+	k.gonbVersion = "(unknown version)"
+	if bi, err := buildinfo.ReadFile(gonb); err == nil && bi.Main.Version != "" {
+		k.gonbVersion = bi.Main.Version
 	}
 	becomeSubreaper()
 	defer killOrphans(k.log)
@@ -168,6 +179,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	for _, ch := range []jupyter.Channel{jupyter.Shell, jupyter.Control, jupyter.Stdin} {
 		go k.fromClient(ch)
 	}
+	orphaned := watchParent(ctx, cfg.ParentPID)
 
 	select {
 	case err := <-exited:
@@ -183,7 +195,37 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	case <-ctx.Done():
 		stopProcess(cmd, exited, k.log)
 		return nil
+	case <-orphaned:
+		k.log.Printf("the client that started the kernel (pid %d) is gone: stopping", cfg.ParentPID)
+		stopProcess(cmd, exited, k.log)
+		return nil
 	}
+}
+
+// watchParent returns a channel closed when the front's parent, if it is
+// parent, changes (it died); a channel that is never closed when parent is 0
+// or is not the front's parent.
+func watchParent(ctx context.Context, parent int) <-chan struct{} {
+	gone := make(chan struct{})
+	if parent == 0 || os.Getppid() != parent {
+		return gone
+	}
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if os.Getppid() != parent {
+					close(gone)
+					return
+				}
+			}
+		}
+	}()
+	return gone
 }
 
 // modulePath returns the module path of root's go.mod.
@@ -412,12 +454,38 @@ func (k *kernel) childMessage(ch jupyter.Channel, m *jupyter.Message) error {
 		}
 		catcher.patchReply(m)
 	}
+	if m.Type() == "kernel_info_reply" {
+		k.patchKernelInfo(m)
+	}
 	m.Identities = r.ids
 	err := k.front.Send(r.ch, m)
 	if m.Type() == "shutdown_reply" {
 		k.once.Do(func() { close(k.replied) })
 	}
 	return err
+}
+
+// patchKernelInfo names the kernel in GoNB's kernel_info_reply and adds the
+// syntax highlighting hints that consoles and editors look for.
+func (k *kernel) patchKernelInfo(m *jupyter.Message) {
+	var info map[string]any
+	if m.DecodeContent(&info) != nil {
+		return
+	}
+	lang, _ := info["language_info"].(map[string]any)
+	if lang == nil {
+		lang = map[string]any{"name": "go", "file_extension": ".go", "mimetype": "text/x-go"}
+		info["language_info"] = lang
+	}
+	for key, v := range map[string]string{"pygments_lexer": "go", "codemirror_mode": "go"} {
+		if _, ok := lang[key]; !ok {
+			lang[key] = v
+		}
+	}
+	info["implementation"] = "ppml-go"
+	info["implementation_version"] = k.gonbVersion
+	info["banner"] = fmt.Sprintf("Go (ppml): GoNB %s behind ppml kernel, %v", k.gonbVersion, lang["version"])
+	_ = m.SetContent(info)
 }
 
 // logInternal logs what GoNB printed or raised while serving the front's

@@ -24,23 +24,27 @@ const (
 // the indentation to offer for the next line: a tab per open bracket.
 //
 // GoNB's special lines (starting with % or !) are not Go and are skipped; a
-// cell whose first line is a cell magic such as %%bash is Complete, and a
-// special line ending in a backslash continues on the next line.
+// cell whose first line is a cell magic such as %%bash is Complete, a special
+// line ending in a backslash continues on the next line, and a %% line (the
+// start of main) with no statement after it is Incomplete.
 func IsComplete(code string) (status Completeness, indent string) {
 	lines := strings.Split(code, "\n")
 	if first := strings.TrimSpace(lines[0]); strings.HasPrefix(first, "%%") && first != "%%" && !strings.HasPrefix(first, "%% ") {
 		return Complete, "" // a cell magic: the rest is not Go.
 	}
-	continued := false
+	continued, mainOpen := false, false
 	for i, line := range lines {
 		t := strings.TrimSpace(line)
 		if continued || strings.HasPrefix(t, "%") || strings.HasPrefix(t, "!") {
 			continued = strings.HasSuffix(t, `\`)
+			mainOpen = mainOpen || t == "%%" || strings.HasPrefix(t, "%% ")
 			lines[i] = ""
+		} else if t != "" {
+			mainOpen = false
 		}
 	}
-	if continued {
-		return Incomplete, ""
+	if continued || mainOpen {
+		return Incomplete, "" // a line continues, or a %% (main) has no statement yet
 	}
 	src := []byte(strings.Join(lines, "\n"))
 

@@ -29,6 +29,8 @@ func TestIsComplete(t *testing.T) {
 		{"s := `a raw string", Incomplete, ""},
 		{"/* a comment", Incomplete, ""},
 		{"!echo \\", Incomplete, ""},
+		{"%%", Incomplete, ""},
+		{"func f() {}\n%%\n", Incomplete, ""},
 		{"}", Invalid, ""},
 		{"f(x]", Invalid, ""},
 		{`%%` + "\n" + `fmt.Println("hello"))`, Invalid, ""},
