@@ -26,6 +26,12 @@ type kernelSpec struct {
 // its environment that every process it starts inherits, and connects to
 // it. It returns the kernel's process, its sockets and the marker.
 func startKernel(t testing.TB, jupyterPath, name string) (*exec.Cmd, *jupyter.Sockets, string) {
+	return startKernelUnder(t, jupyterPath, name, nil)
+}
+
+// startKernelUnder is startKernel with the kernel's command put after the
+// words of parent.
+func startKernelUnder(t testing.TB, jupyterPath, name string, parent []string) (*exec.Cmd, *jupyter.Sockets, string) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(jupyterPath, "kernels", name, "kernel.json"))
 	if err != nil {
@@ -47,6 +53,7 @@ func startKernel(t testing.TB, jupyterPath, name string) (*exec.Cmd, *jupyter.So
 	for i, a := range spec.Argv {
 		argv[i] = strings.ReplaceAll(a, "{connection_file}", connFile)
 	}
+	argv = append(parent[:len(parent):len(parent)], argv...)
 	marker := "PPML_KERNELTEST_MARK=" + jupyter.NewID()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), marker)
@@ -189,19 +196,24 @@ func TestKernelLeavesNoProcess(t *testing.T) {
 	jp := install(t)
 	const sleeper = "import \"time\"\n%%\nfmt.Println(\"running\")\ntime.Sleep(time.Hour)"
 	stops := []struct {
-		name string
-		stop func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets)
+		name   string
+		parent []string // a process between the test and the kernel
+		stop   func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets)
 	}{
-		{"front killed alone", func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets) {
+		{"client died", []string{"sh", "-c", `JPY_PARENT_PID=$$ "$@" & wait`, "sh"}, // as jupyter_client sets it
+			func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets) {
+				cmd.Process.Kill() // the shell, the kernel's parent
+			}},
+		{"front killed alone", nil, func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets) {
 			cmd.Process.Kill()
 		}},
-		{"SIGTERM", func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets) {
+		{"SIGTERM", nil, func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets) {
 			cmd.Process.Signal(syscall.SIGTERM)
 		}},
-		{"process group killed", func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets) {
+		{"process group killed", nil, func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets) {
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // as jupyter_client kills a kernel
 		}},
-		{"shutdown_request", func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets) {
+		{"shutdown_request", nil, func(t *testing.T, cmd *exec.Cmd, s *jupyter.Sockets) {
 			m, _ := jupyter.NewSession().NewMessage("shutdown_request", nil, map[string]any{"restart": false})
 			if err := s.Send(jupyter.Control, m); err != nil {
 				t.Fatal(err)
@@ -214,7 +226,7 @@ func TestKernelLeavesNoProcess(t *testing.T) {
 	}
 	for _, st := range stops {
 		t.Run(st.name, func(t *testing.T) {
-			cmd, s, marker := startKernel(t, jp, kernelName)
+			cmd, s, marker := startKernelUnder(t, jp, kernelName, st.parent)
 			execute(t, s, sleeper, true)
 			st.stop(t, cmd, s)
 			done := make(chan error, 1)
