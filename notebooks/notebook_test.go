@@ -1,0 +1,255 @@
+package notebooks
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ppml-go/ppml/kernel/nbformat"
+	"github.com/ppml-go/ppml/kernel/runner"
+	"github.com/ppml-go/ppml/pkg/grade"
+)
+
+const (
+	sourcePath  = "source/ppml-course.ipynb"
+	releasePath = "ppml-course.ipynb"
+	kernelName  = "ppml-go" // the kernelspec scripts/install-kernel.sh installs
+)
+
+func read(t *testing.T, path string) *nbformat.Notebook {
+	t.Helper()
+	nb, err := nbformat.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nb
+}
+
+// role is what nbgrader makes of a cell.
+type role int
+
+const (
+	prose role = iota
+	solution
+	test
+)
+
+func roleOf(t *testing.T, c *nbformat.Cell) (role, *nbformat.Nbgrader) {
+	t.Helper()
+	g, ok, err := c.Nbgrader()
+	switch {
+	case err != nil:
+		t.Fatalf("cell %s: %v", c.ID, err)
+	case !ok:
+		return prose, nil
+	case g.Solution:
+		return solution, g
+	case g.Grade && c.CellType == "code":
+		return test, g
+	}
+	return prose, g
+}
+
+// TestReleaseIsAssigned checks that the committed release is exactly what
+// ppml assign makes of the source.
+func TestReleaseIsAssigned(t *testing.T) {
+	rel, err := grade.Assign(read(t, sourcePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := nbformat.Marshal(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(releasePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s is not what ppml assign makes of %s; regenerate it:\n\tppml assign notebooks/%s -o notebooks/%s",
+			releasePath, sourcePath, sourcePath, releasePath)
+	}
+}
+
+// TestSourceShape checks the exercises' layout: every solution cell is
+// followed, after prose only, by its test cell, worth points, which
+// runs course.Test; solutions and hidden tests are marked; the notebook
+// names the course's kernel.
+func TestSourceShape(t *testing.T) {
+	nb := read(t, sourcePath)
+	if k := runner.KernelName(nb); k != kernelName {
+		t.Errorf("kernelspec %q, want %q", k, kernelName)
+	}
+	ids := map[string]bool{}
+	exercises := 0
+	for i, c := range nb.Cells {
+		r, g := roleOf(t, c)
+		if g != nil {
+			if ids[g.GradeID] {
+				t.Errorf("grade_id %q is used twice", g.GradeID)
+			}
+			ids[g.GradeID] = true
+		}
+		if c.CellType == "code" && (len(c.Outputs) > 0 || c.ExecutionCount != nil) {
+			t.Errorf("cell %s has outputs: commit the source notebook cleared", c.ID)
+		}
+		switch r {
+		case solution:
+			exercises++
+			if !strings.Contains(c.Source, grade.BeginSolution) {
+				t.Errorf("solution cell %s has no %q region", c.ID, grade.BeginSolution)
+			}
+			next := -1
+			for j := i + 1; j < len(nb.Cells); j++ {
+				if nb.Cells[j].CellType == "code" {
+					next = j
+					break
+				}
+			}
+			if next < 0 {
+				t.Errorf("solution cell %s has no test cell after it", c.ID)
+				break
+			}
+			tc := nb.Cells[next]
+			if r, g := roleOf(t, tc); r != test || g.Points <= 0 {
+				t.Errorf("the code cell after solution cell %s (%s) is not a test cell worth points", c.ID, tc.ID)
+			}
+		case test:
+			if !strings.Contains(c.Source, "course.Test(") {
+				t.Errorf("test cell %s does not run course.Test", c.ID)
+			}
+			if !strings.Contains(c.Source, grade.BeginHiddenTests) {
+				t.Errorf("test cell %s has no hidden tests", c.ID)
+			}
+		}
+	}
+	if exercises < 8 {
+		t.Errorf("%d exercises, want the original's (8 solution cells)", exercises)
+	}
+}
+
+// run executes the notebook on the course's kernel, or skips the test if
+// that is not installed or -short is set.
+func run(t *testing.T, nb *nbformat.Notebook, allowErrors bool) *runner.Report {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: not running the notebook (about a minute)")
+	}
+	spec, err := runner.FindSpec(kernelName)
+	if err != nil {
+		t.Skipf("kernel %s is not installed (%v); install it with scripts/install-kernel.sh", kernelName, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := runner.RunNotebook(ctx, nb, runner.RunOptions{
+		Options:     runner.Options{Dir: wd},
+		Spec:        spec,
+		Timeout:     3 * time.Minute,
+		AllowErrors: allowErrors,
+		Progress: func(c runner.CellReport) {
+			if c.Status != runner.StatusRunning {
+				t.Logf("cell %d/%d (%s): %s in %.1fs %s", c.Number, c.Total, c.ID, c.Status, c.Duration.Seconds(), c.EValue)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d cells in %.1fs", len(rep.Cells), rep.Duration.Seconds())
+	return rep
+}
+
+// outputs returns the text and the MIME types of the cell's outputs.
+func outputs(c *nbformat.Cell) (text string, mimes map[string]bool) {
+	var b strings.Builder
+	mimes = map[string]bool{}
+	for _, o := range c.Outputs {
+		b.WriteString(o.Text)
+		for m := range o.Data {
+			mimes[m] = true
+		}
+	}
+	return b.String(), mimes
+}
+
+// pictureCells are cells that must show a picture (an SVG, alone or in an
+// HTML row), in both notebooks.
+var pictureCells = []string{"data-show", "train-one", "fedsgd-run", "leak", "masked-run", "dropout", "secagg", "fedavg", "split-train"}
+
+func checkPictures(t *testing.T, nb *nbformat.Notebook) {
+	t.Helper()
+	byID := map[string]*nbformat.Cell{}
+	for _, c := range nb.Cells {
+		byID[c.ID] = c
+	}
+	for _, id := range pictureCells {
+		c := byID[id]
+		if c == nil {
+			t.Errorf("no cell %s", id)
+			continue
+		}
+		if _, mimes := outputs(c); !mimes["image/svg+xml"] && !mimes["text/html"] {
+			t.Errorf("cell %s shows no picture", id)
+		}
+	}
+}
+
+// TestSourceRuns runs the teachers' notebook top to bottom: every cell
+// succeeds and every exercise's test passes.
+func TestSourceRuns(t *testing.T) {
+	nb := read(t, sourcePath)
+	rep := run(t, nb, false)
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range nb.Cells {
+		if r, _ := roleOf(t, c); r == test {
+			if text, _ := outputs(c); !strings.Contains(text, "✓") {
+				t.Errorf("test cell %s did not report its checks passed: %q", c.ID, text)
+			}
+		}
+	}
+	checkPictures(t, nb)
+}
+
+// TestReleaseRuns runs the students' notebook top to bottom: the exercises'
+// tests fail with "not implemented yet" and every other cell succeeds.
+func TestReleaseRuns(t *testing.T) {
+	nb := read(t, releasePath)
+	rep := run(t, nb, true)
+	byIndex := map[int]runner.CellReport{}
+	for _, c := range rep.Cells {
+		byIndex[c.Index] = c
+	}
+	for i, c := range nb.Cells {
+		if c.CellType != "code" {
+			continue
+		}
+		cr := byIndex[i]
+		if r, _ := roleOf(t, c); r == test {
+			// What the student sees is the cell's error output (the
+			// kernel's reply may carry GoNB's "exit status 2" instead).
+			var shown []string
+			for _, o := range c.Outputs {
+				if o.OutputType == "error" {
+					shown = append(shown, o.EValue)
+				}
+			}
+			if cr.Status == runner.StatusOK || len(shown) != 1 || !strings.Contains(shown[0], grade.NotImplemented) {
+				t.Errorf("test cell %s: status %s, errors shown %q; want one error saying %q", c.ID, cr.Status, shown, grade.NotImplemented)
+			}
+			continue
+		}
+		if cr.Status != runner.StatusOK {
+			t.Errorf("cell %s: %s %s: %s", c.ID, cr.Status, cr.EName, cr.EValue)
+		}
+	}
+	checkPictures(t, nb)
+}
