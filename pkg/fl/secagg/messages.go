@@ -242,9 +242,9 @@ func (m *MaskedInput) MarshalBinary() ([]byte, error) {
 	b := header(m.kind(), m.Round, 8+4*len(m.Vector))
 	b = appendID(b, m.From)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Vector)))
-	for _, x := range m.Vector {
-		b = binary.LittleEndian.AppendUint32(b, x)
-	}
+	off := len(b)
+	b = b[:off+4*len(m.Vector)]
+	putWords(b[off:], m.Vector)
 	return b, nil
 }
 
@@ -399,9 +399,7 @@ func Unmarshal(data []byte) (Message, error) {
 		n := r.count(4)
 		if b := r.take(4 * n); b != nil {
 			mi.Vector = make([]uint32, n)
-			for j := range mi.Vector {
-				mi.Vector[j] = binary.LittleEndian.Uint32(b[4*j:])
-			}
+			getWords(mi.Vector, b)
 		}
 		m = mi
 	case kindUnmaskRequest:

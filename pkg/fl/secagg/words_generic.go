@@ -24,3 +24,17 @@ func addVectors(acc, src []uint32) {
 		acc[j] += src[j]
 	}
 }
+
+// putWords writes src as little-endian words into dst (len(dst) >= 4*len(src)).
+func putWords(dst []byte, src []uint32) {
+	for j, x := range src {
+		binary.LittleEndian.PutUint32(dst[4*j:], x)
+	}
+}
+
+// getWords reads little-endian words from src into dst (len(src) >= 4*len(dst)).
+func getWords(dst []uint32, src []byte) {
+	for j := range dst {
+		dst[j] = binary.LittleEndian.Uint32(src[4*j:])
+	}
+}

@@ -57,3 +57,13 @@ func addVectors(acc, src []uint32) {
 		acc[j] += src[j]
 	}
 }
+
+// putWords writes src as little-endian words into dst (len(dst) >= 4*len(src)).
+func putWords(dst []byte, src []uint32) {
+	copy(dst, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(src))), 4*len(src)))
+}
+
+// getWords reads little-endian words from src into dst (len(src) >= 4*len(dst)).
+func getWords(dst []uint32, src []byte) {
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst)), src)
+}
