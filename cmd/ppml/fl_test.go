@@ -1,0 +1,57 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+)
+
+func TestFLUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func([]string) error
+		args []string
+	}{
+		{"fedavg unknown flag", runFedAvg, []string{"--bogus"}},
+		{"fedavg extra argument", runFedAvg, []string{"extra"}},
+		{"fedavg bad digits", runFedAvg, []string{"--digits", "0,x"}},
+		{"fedavg zero clients", runFedAvg, []string{"--clients", "0"}},
+		{"fedavg negative lr", runFedAvg, []string{"--lr", "-1"}},
+		{"server bad digits", runFLServer, []string{"--digits", ""}},
+		{"client unknown flag", runFLClient, []string{"--bogus"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.run(tc.args); !errors.Is(err, errUsage) {
+				t.Fatalf("error %v, want a usage error", err)
+			}
+		})
+	}
+}
+
+// `ppml fl server` and two `ppml fl client`s train a round together.
+func TestFLServerAndClients(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := fmt.Sprintf("tcp://%s", l.Addr())
+	l.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() {
+		errs[0] = runFLServer([]string{"--listen", endpoint, "--clients", "2", "--rounds", "1", "--local-epochs", "1", "--hidden", "8"})
+	})
+	for id := range 2 {
+		wg.Go(func() {
+			errs[id+1] = runFLClient([]string{"--connect", endpoint, "--id", fmt.Sprint(id), "--hidden", "8", "--quiet"})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("process %d: %v", i, err)
+		}
+	}
+}
