@@ -19,7 +19,7 @@ const (
 	kernelName  = "ppml-go" // the kernelspec scripts/install-kernel.sh installs
 )
 
-func read(t *testing.T, path string) *nbformat.Notebook {
+func read(t testing.TB, path string) *nbformat.Notebook {
 	t.Helper()
 	nb, err := nbformat.ReadFile(path)
 	if err != nil {
