@@ -75,19 +75,6 @@ func (c *flConfig) process(features, classes int) (*fedavg.Process, error) {
 	return p, nil
 }
 
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	return nil
-}
-
 func printRound(round int, m fedavg.Metrics) {
 	fmt.Printf("round %2d: loss %.4f  sparse_categorical_accuracy %.4f  (%d clients, %d examples)",
 		round, m.Loss, m.Accuracy, len(m.Clients), m.Examples)
@@ -110,7 +97,7 @@ func runFedAvg(args []string) error {
 	fs := flag.NewFlagSet("fl fedavg", flag.ContinueOnError)
 	var c flConfig
 	c.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	digits, err := parseDigits(c.digits)
@@ -155,7 +142,7 @@ func runFLServer(args []string) error {
 	listen := fs.String("listen", "tcp://127.0.0.1:5555", "ZeroMQ endpoint to listen on")
 	timeout := fs.Duration("timeout", 10*time.Second, "drop a client silent for this long")
 	join := fs.Duration("join-timeout", 2*time.Minute, "how long to wait for all clients to join")
-	if err := parseFlags(fs, args); err != nil {
+	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	digits, err := parseDigits(c.digits)
@@ -220,7 +207,7 @@ func runFLClient(args []string) error {
 	hidden := fs.Int("hidden", 64, "hidden units of the model (as the server's)")
 	join := fs.Duration("join-timeout", time.Minute, "how long to wait for the server")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
-	if err := parseFlags(fs, args); err != nil {
+	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	ds, err := parseDigits(*digits)

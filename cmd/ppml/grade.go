@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -31,13 +30,14 @@ func runAssign(args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: ppml assign SOURCE.ipynb -o RELEASE.ipynb")
 		fs.PrintDefaults()
 	}
-	src, rest, err := parseWithArg(fs, args)
+	pos, err := parseFlags(fs, args, -1)
 	if err != nil {
 		return err
 	}
-	if *out == "" || len(rest) > 0 {
+	if *out == "" || len(pos) != 1 {
 		return fmt.Errorf("%w: want SOURCE.ipynb -o RELEASE.ipynb", errUsage)
 	}
+	src := pos[0]
 	nb, err := nbformat.ReadFile(src)
 	if err != nil {
 		return err
@@ -47,25 +47,6 @@ func runAssign(args []string) error {
 		return fmt.Errorf("%s: %w", src, err)
 	}
 	return nbformat.WriteFile(*out, rel)
-}
-
-// parseWithArg parses flags that may come before or after the first
-// positional argument, which it returns with the remaining ones.
-func parseWithArg(fs *flag.FlagSet, args []string) (string, []string, error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", nil, err
-		}
-		return "", nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() == 0 {
-		return "", nil, fmt.Errorf("%w: missing notebook argument", errUsage)
-	}
-	first := fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil {
-		return "", nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return first, fs.Args(), nil
 }
 
 // kernelFlags are the flags choosing and limiting the kernel.
@@ -147,13 +128,11 @@ func runValidate(args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: ppml validate NOTEBOOK.ipynb [flags]")
 		fs.PrintDefaults()
 	}
-	path, rest, err := parseWithArg(fs, args)
+	pos, err := parseFlags(fs, args, 1)
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return fmt.Errorf("%w: one notebook at a time", errUsage)
-	}
+	path := pos[0]
 	nb, err := nbformat.ReadFile(path)
 	if err != nil {
 		return err
@@ -211,13 +190,14 @@ func runAutograde(args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: ppml autograde --source SOURCE.ipynb SUBMISSIONS/ -o GRADES/ [flags]")
 		fs.PrintDefaults()
 	}
-	dir, rest, err := parseWithArg(fs, args)
+	pos, err := parseFlags(fs, args, -1)
 	if err != nil {
 		return err
 	}
-	if *source == "" || *out == "" || len(rest) > 0 {
+	if *source == "" || *out == "" || len(pos) != 1 {
 		return fmt.Errorf("%w: want --source SOURCE.ipynb SUBMISSIONS/ -o GRADES/", errUsage)
 	}
+	dir := pos[0]
 	src, err := nbformat.ReadFile(*source)
 	if err != nil {
 		return err

@@ -39,6 +39,35 @@ func register(c command) {
 // exits with status 2 instead of 1.
 var errUsage = errors.New("usage error")
 
+// parseFlags parses args with fs, accepting flags before, between and after
+// the positional arguments (`ppml run NB.ipynb -o OUT.ipynb` and `ppml run -o
+// OUT.ipynb NB.ipynb` alike), and returns the positional arguments; want is
+// how many there must be, or -1 for any number. Errors wrap errUsage, except
+// flag.ErrHelp, which main treats as success.
+func parseFlags(fs *flag.FlagSet, args []string, want int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if want >= 0 && len(pos) != want {
+		if want == 0 {
+			return nil, fmt.Errorf("%w: unexpected arguments %q", errUsage, pos)
+		}
+		return nil, fmt.Errorf("%w: want %d argument(s), got %d %q", errUsage, want, len(pos), pos)
+	}
+	return pos, nil
+}
+
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: ppml COMMAND [arguments]\n\ncommands:")
 	names := make([]string, 0, len(commands))

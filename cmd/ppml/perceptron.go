@@ -41,14 +41,8 @@ func runPerceptron(args []string) error {
 	fs.Float64Var(&f.fraction, "fraction", 1, "fraction of parties sampled each round (fedsgd, fedavg)")
 	fs.IntVar(&f.localEpochs, "local-epochs", 1, "epochs each client trains per round (fedavg)")
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the shuffle, the partition, the sampling and the masks")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
 	}
 	run, ok := federatedModes[f.mode]
 	if !ok && f.mode != "single" {

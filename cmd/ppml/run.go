@@ -50,20 +50,18 @@ func runNotebook(args []string) error {
 		fmt.Fprint(fs.Output(), runUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	pos, err := parseFlags(fs, args, -1)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
-		return fmt.Errorf("%w: want one notebook, got %d arguments", errUsage, fs.NArg())
+		return fmt.Errorf("%w: want one notebook, got %d arguments", errUsage, len(pos))
 	}
 	if *inplace && *out != "" {
 		return fmt.Errorf("%w: -o and --inplace exclude each other", errUsage)
 	}
-	path := fs.Arg(0)
+	path := pos[0]
 	dest := *out
 	switch {
 	case *inplace:
@@ -130,38 +128,6 @@ func runNotebook(args []string) error {
 		return &runner.CellError{Cell: c}
 	}
 	return nil
-}
-
-// reorderFlags moves the flags after positional arguments in front of
-// them, so "ppml run nb.ipynb -o out.ipynb" works as well as the reverse.
-func reorderFlags(fs *flag.FlagSet, args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			pos = append(pos, a)
-			continue
-		}
-		flags = append(flags, a)
-		name := strings.TrimLeft(a, "-")
-		if strings.Contains(name, "=") {
-			continue
-		}
-		if f := fs.Lookup(name); f != nil {
-			if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
-				continue
-			}
-			if i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-		}
-	}
-	return append(flags, pos...)
 }
 
 func firstLine(s string) string {

@@ -28,7 +28,7 @@ func runSplitTrain(args []string) error {
 	uShaped := fs.Bool("u-shaped", false, "keep the first layer, the head and the labels with the data owner (this process); the middle layer goes to the (first) worker")
 	seed := fs.Uint64("seed", 0, "seed of the initial weights and the shuffling")
 	timeout := fs.Duration("timeout", split.DefaultTimeout, "how long to wait for a remote worker's reply")
-	if err := parseFlags(fs, args); err != nil {
+	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if *epochs <= 0 || *batch <= 0 || *lr <= 0 {

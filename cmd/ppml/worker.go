@@ -21,7 +21,7 @@ func runWorker(args []string) error {
 	listen := fs.String("listen", "", "ZeroMQ address to listen on, e.g. tcp://127.0.0.1:5555 (port 0 picks a free port)")
 	id := fs.String("id", "worker", "the worker's name, as reported to its clients")
 	maxBytes := fs.Int("max-message-bytes", split.DefaultMaxMessageBytes, "largest request accepted")
-	if err := parseFlags(fs, args); err != nil {
+	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if *listen == "" {
