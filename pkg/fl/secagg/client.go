@@ -263,16 +263,18 @@ func (c *Client) MaskedInput(b *ShareBundle) (*MaskedInput, error) {
 		partners = append(partners, v)
 	}
 	slices.Sort(partners)
-	y := slices.Clone(c.input)
-	key := selfMaskKey(&c.selfSeed, c.cfg.Round, c.id)
-	c.exp.Add(y, &key, false)
+	terms := make([]maskTerm, 1, 1+len(partners))
+	terms[0].key = selfMaskKey(&c.selfSeed, c.cfg.Round, c.id)
 	for _, v := range partners {
 		key, err := pairMaskKey(c.maskPriv, c.peers[v].mask, c.cfg.Round, c.id, v)
 		if err != nil {
 			return nil, err
 		}
-		c.exp.Add(y, &key, c.id > v)
+		terms = append(terms, maskTerm{key: key, negate: c.id > v})
 	}
+	y := slices.Clone(c.input)
+	c.exp.addMasks(y, 0, terms)
+	clear(terms) // forget the mask keys
 	c.stage = StageUnmask
 	return &MaskedInput{Round: c.cfg.Round, From: c.id, Vector: y}, nil
 }

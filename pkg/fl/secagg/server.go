@@ -404,8 +404,9 @@ func (s *Server) seedShare(v, o int) []uint64 {
 }
 
 // removeMasks expands the masks of jobs and removes them from s.sum, on
-// Workers goroutines that each take the next job and accumulate into their
-// own vector.
+// Workers goroutines that each take the next job and derive its key (the
+// X25519 agreements balance across workers), then expand all their masks
+// into their own vector in one pass (Expander.addMasks).
 func (s *Server) removeMasks(jobs []maskJob) error {
 	workers := s.Workers
 	if workers <= 0 {
@@ -423,11 +424,11 @@ func (s *Server) removeMasks(jobs []maskJob) error {
 		}
 		accs[w] = acc
 		wg.Go(func() {
-			var exp Expander
+			var terms []maskTerm
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= len(jobs) {
-					return
+					break
 				}
 				j := &jobs[i]
 				key := j.key
@@ -438,8 +439,10 @@ func (s *Server) removeMasks(jobs []maskJob) error {
 						return
 					}
 				}
-				exp.Add(acc, &key, j.negate)
+				terms = append(terms, maskTerm{key: key, negate: j.negate})
 			}
+			var exp Expander
+			exp.addMasks(acc, 0, terms)
 		})
 	}
 	wg.Wait()

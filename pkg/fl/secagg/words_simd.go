@@ -3,15 +3,23 @@
 package secagg
 
 import (
-	"encoding/binary"
 	"simd/archsimd"
 	"unsafe"
 )
 
-// With GOEXPERIMENT=simd on amd64 the mask words are added eight at a time
-// with AVX2 (amd64 is little-endian, so the key stream bytes are the words).
+// With GOEXPERIMENT=simd on amd64 the mask words are added sixteen at a
+// time with AVX-512, or eight with AVX2 (amd64 is little-endian, so the key
+// stream bytes are the words). Each function ends with VZEROUPPER: the
+// AES-CTR assembly of crypto/aes that runs next uses legacy SSE encodings,
+// which run at about half speed while the upper halves of the vector
+// registers are dirty (measured on AMD Zen 5: 8.0 GB/s of key stream alone,
+// 4.3 GB/s with AVX2 adds between XORKeyStream calls, 7.4 GB/s with AVX-512
+// adds and VZEROUPPER).
 
-var haveAVX2 = archsimd.X86.AVX2()
+var (
+	haveAVX512 = archsimd.X86.AVX512()
+	haveAVX2   = archsimd.X86.AVX2()
+)
 
 func asWords(b []byte) []uint32 {
 	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
@@ -20,38 +28,59 @@ func asWords(b []byte) []uint32 {
 // addWords adds the little-endian 32-bit words of ks to acc mod 2^32.
 func addWords(acc []uint32, ks []byte) {
 	j := 0
-	if haveAVX2 {
-		w := asWords(ks[:4*len(acc)])
+	w := asWords(ks[:4*len(acc)])
+	switch {
+	case haveAVX512:
+		for ; j+16 <= len(acc); j += 16 {
+			archsimd.LoadUint32x16(acc[j:]).Add(archsimd.LoadUint32x16(w[j:])).Store(acc[j:])
+		}
+		archsimd.ClearAVXUpperBits()
+	case haveAVX2:
 		for ; j+8 <= len(acc); j += 8 {
 			archsimd.LoadUint32x8(acc[j:]).Add(archsimd.LoadUint32x8(w[j:])).Store(acc[j:])
 		}
+		archsimd.ClearAVXUpperBits()
 	}
 	for ; j < len(acc); j++ {
-		acc[j] += binary.LittleEndian.Uint32(ks[4*j:])
+		acc[j] += w[j]
 	}
 }
 
 // subWords subtracts the little-endian 32-bit words of ks from acc mod 2^32.
 func subWords(acc []uint32, ks []byte) {
 	j := 0
-	if haveAVX2 {
-		w := asWords(ks[:4*len(acc)])
+	w := asWords(ks[:4*len(acc)])
+	switch {
+	case haveAVX512:
+		for ; j+16 <= len(acc); j += 16 {
+			archsimd.LoadUint32x16(acc[j:]).Sub(archsimd.LoadUint32x16(w[j:])).Store(acc[j:])
+		}
+		archsimd.ClearAVXUpperBits()
+	case haveAVX2:
 		for ; j+8 <= len(acc); j += 8 {
 			archsimd.LoadUint32x8(acc[j:]).Sub(archsimd.LoadUint32x8(w[j:])).Store(acc[j:])
 		}
+		archsimd.ClearAVXUpperBits()
 	}
 	for ; j < len(acc); j++ {
-		acc[j] -= binary.LittleEndian.Uint32(ks[4*j:])
+		acc[j] -= w[j]
 	}
 }
 
 // addVectors adds src to acc mod 2^32 entrywise (len(src) >= len(acc)).
 func addVectors(acc, src []uint32) {
 	j := 0
-	if haveAVX2 {
+	switch {
+	case haveAVX512:
+		for ; j+16 <= len(acc); j += 16 {
+			archsimd.LoadUint32x16(acc[j:]).Add(archsimd.LoadUint32x16(src[j:])).Store(acc[j:])
+		}
+		archsimd.ClearAVXUpperBits()
+	case haveAVX2:
 		for ; j+8 <= len(acc); j += 8 {
 			archsimd.LoadUint32x8(acc[j:]).Add(archsimd.LoadUint32x8(src[j:])).Store(acc[j:])
 		}
+		archsimd.ClearAVXUpperBits()
 	}
 	for ; j < len(acc); j++ {
 		acc[j] += src[j]
