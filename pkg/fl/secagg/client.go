@@ -307,10 +307,16 @@ func (c *Client) Unmask(r *UnmaskRequest) (*UnmaskShares, error) {
 	}
 	slices.Sort(owners)
 	for _, o := range owners {
-		alive := 0
-		for _, v := range r.Survivors {
-			if v == o || c.g.adjacent(o, v) {
+		alive := len(r.Survivors) // complete graph: every survivor holds o's shares
+		if c.g.k > 0 {
+			alive = 0
+			if survived[o] {
 				alive++
+			}
+			for _, v := range c.g.neighbours(o) {
+				if survived[v] {
+					alive++
+				}
 			}
 		}
 		if alive < c.cfg.Threshold {
