@@ -173,9 +173,13 @@ if [ "$warm" = 1 ]; then
 fi
 
 say "installed kernel $name (\"$display_name\") for $root"
-if command -v jupyter >/dev/null 2>&1; then
-	if ! jupyter kernelspec list 2>/dev/null | grep -q "^ *$name "; then
-		say "note: jupyter does not list $name; add $(dirname "$kernels_dir") to JUPYTER_PATH"
+data_dir=$(dirname "$kernels_dir")
+if command -v jupyter >/dev/null 2>&1 && jupyter --paths >/dev/null 2>&1; then
+	# The data directories Jupyter searches, one per line under "data:".
+	if jupyter --paths 2>/dev/null | awk '/^[a-z]+:$/ { data = ($0 == "data:"); next } data { print $1 }' | grep -qxF "$data_dir"; then
+		say "Jupyter finds it: choose \"$display_name\" as a notebook's kernel, or run jupyter console --kernel $name"
+	else
+		say "note: Jupyter does not search $data_dir; add it to JUPYTER_PATH"
 	fi
 else
 	say "Jupyter is not installed: the kernelspec waits in $spec_dir, where Jupyter will look" \
