@@ -25,10 +25,26 @@ echo "== go vet"
 go vet ./...
 
 echo "== go test"
-# -p 1 keeps the heavy packages (GoMLX training, kernels) from fighting over
-# the 2 cores; -count=1 so cached results never hide a run.
-go test -count=1 -p 1 -timeout 60m "$@" ./... 2>&1 | tee /tmp/ppml-go-test.log
-status=${PIPESTATUS[0]}
-echo "== summary"
-grep -E '^(ok|FAIL|---|\?)' /tmp/ppml-go-test.log | grep -v '^?' || true
+# -p 1 keeps the heavy packages (GoMLX training, kernels, the notebook) from
+# fighting over the 2 cores; -count=1 so cached results never hide a run; -v
+# so the log names every skipped test and why. The full log is kept; what is
+# printed here is every package's result, each failure with its output, and
+# each skip with its reason.
+log=${PPML_TEST_LOG:-${TMPDIR:-/tmp}/ppml-go-test.log}
+set +e
+go test -v -count=1 -p 1 -timeout 60m "$@" ./... >"$log" 2>&1
+status=$?
+set -e
+awk '
+  /^=== (RUN|CONT|PAUSE|NAME)/ { buf = ""; show = 0; next }
+  /^[ \t]*--- PASS/ { buf = ""; show = 0; next }
+  /^[ \t]*--- (FAIL|SKIP)/ { print; printf "%s", buf; buf = ""; show = 1; next }
+  /^(ok|FAIL|panic:)/ { print; next }
+  /^[ \t]/ { if (show) print; else buf = buf $0 "\n" }
+' "$log"
+if [ "$status" != 0 ]; then
+  echo "== context of each failure"
+  grep -n -B 25 -E '^[[:space:]]*--- FAIL|^panic:' "$log" | grep -v -E '^[0-9]+-=== (PAUSE|CONT)' || true
+fi
+echo "== full log: $log"
 exit "$status"
