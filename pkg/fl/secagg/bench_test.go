@@ -181,7 +181,7 @@ func BenchmarkAddMasks(b *testing.B) {
 			var e Expander
 			b.SetBytes(int64(4 * m * len(terms)))
 			for b.Loop() {
-				e.addMasks(acc, 0, terms)
+				e.addMasks(acc, acc, 0, terms)
 			}
 		})
 	}

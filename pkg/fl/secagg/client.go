@@ -272,8 +272,8 @@ func (c *Client) MaskedInput(b *ShareBundle) (*MaskedInput, error) {
 		}
 		terms = append(terms, maskTerm{key: key, negate: c.id > v})
 	}
-	y := slices.Clone(c.input)
-	c.exp.addMasks(y, 0, terms)
+	y := make([]uint32, len(c.input))
+	c.exp.addMasks(y, c.input, 0, terms)
 	clear(terms) // forget the mask keys
 	c.stage = StageUnmask
 	return &MaskedInput{Round: c.cfg.Round, From: c.id, Vector: y}, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -33,8 +34,8 @@ func referenceMask(key [KeySize]byte, m int) []uint32 {
 func TestAddMasksMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct{ m, masks, from int }{
-		{1, 1, 0}, {3, 2, 0}, {4, 3, 0}, {prgChunk - 1, 2, 0}, {prgChunk, 3, 0}, {prgChunk + 5, 4, 0},
-		{3*prgChunk + 17, 5, 0}, {1000, maxStreams + 3, 0}, {5000, 3, 4}, {5000, 3, prgChunk + 36},
+		{1, 0, 0}, {1, 1, 0}, {3, 2, 0}, {4, 3, 0}, {prgChunk - 1, 2, 0}, {prgChunk, 3, 0}, {prgChunk + 5, 4, 0},
+		{3*prgChunk + 17, 5, 0}, {2*prgChunk + 3, 13, 0}, {1000, maxStreams + 3, 0}, {5000, 9, 4}, {5000, 11, prgChunk + 36},
 	} {
 		t.Run(fmt.Sprintf("m=%d/masks=%d/from=%d", tc.m, tc.masks, tc.from), func(t *testing.T) {
 			acc := make([]uint32, tc.m)
@@ -59,10 +60,13 @@ func TestAddMasksMatchesReference(t *testing.T) {
 				}
 			}
 			var e Expander
-			e.addMasks(acc, tc.from, terms)
+			base := slices.Clone(acc)
+			e.addMasks(acc, acc, tc.from, terms) // in place
+			dst := make([]uint32, tc.m)
+			e.addMasks(dst, base, tc.from, terms) // into another vector
 			for j := range acc {
-				if acc[j] != want[j] {
-					t.Fatalf("word %d: got %#x, want %#x", j, acc[j], want[j])
+				if acc[j] != want[j] || dst[j] != want[j] {
+					t.Fatalf("word %d: got %#x in place and %#x into another vector, want %#x", j, acc[j], dst[j], want[j])
 				}
 			}
 		})

@@ -442,7 +442,7 @@ func (s *Server) removeMasks(jobs []maskJob) error {
 				terms = append(terms, maskTerm{key: key, negate: j.negate})
 			}
 			var exp Expander
-			exp.addMasks(acc, 0, terms)
+			exp.addMasks(acc, acc, 0, terms)
 		})
 	}
 	wg.Wait()

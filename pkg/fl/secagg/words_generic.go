@@ -18,6 +18,23 @@ func subWords(acc []uint32, ks []byte) {
 	}
 }
 
+// addWords4 adds the little-endian 32-bit words of k0..k3 to acc mod 2^32.
+func addWords4(acc []uint32, k0, k1, k2, k3 []byte) {
+	for j := range acc {
+		acc[j] += binary.LittleEndian.Uint32(k0[4*j:]) + binary.LittleEndian.Uint32(k1[4*j:]) +
+			binary.LittleEndian.Uint32(k2[4*j:]) + binary.LittleEndian.Uint32(k3[4*j:])
+	}
+}
+
+// subWords4 subtracts the little-endian 32-bit words of k0..k3 from acc
+// mod 2^32.
+func subWords4(acc []uint32, k0, k1, k2, k3 []byte) {
+	for j := range acc {
+		acc[j] -= binary.LittleEndian.Uint32(k0[4*j:]) + binary.LittleEndian.Uint32(k1[4*j:]) +
+			binary.LittleEndian.Uint32(k2[4*j:]) + binary.LittleEndian.Uint32(k3[4*j:])
+	}
+}
+
 // addVectors adds src to acc mod 2^32 entrywise (len(src) >= len(acc)).
 func addVectors(acc, src []uint32) {
 	for j := range acc {

@@ -67,6 +67,51 @@ func subWords(acc []uint32, ks []byte) {
 	}
 }
 
+// addWords4 adds the little-endian 32-bit words of k0..k3 to acc mod 2^32.
+func addWords4(acc []uint32, k0, k1, k2, k3 []byte) {
+	j := 0
+	w0, w1, w2, w3 := asWords(k0[:4*len(acc)]), asWords(k1[:4*len(acc)]), asWords(k2[:4*len(acc)]), asWords(k3[:4*len(acc)])
+	if haveAVX512 {
+		for ; j+16 <= len(acc); j += 16 {
+			s := archsimd.LoadUint32x16(w0[j:]).Add(archsimd.LoadUint32x16(w1[j:])).Add(archsimd.LoadUint32x16(w2[j:]).Add(archsimd.LoadUint32x16(w3[j:])))
+			archsimd.LoadUint32x16(acc[j:]).Add(s).Store(acc[j:])
+		}
+		archsimd.ClearAVXUpperBits()
+	} else if haveAVX2 {
+		for ; j+8 <= len(acc); j += 8 {
+			s := archsimd.LoadUint32x8(w0[j:]).Add(archsimd.LoadUint32x8(w1[j:])).Add(archsimd.LoadUint32x8(w2[j:]).Add(archsimd.LoadUint32x8(w3[j:])))
+			archsimd.LoadUint32x8(acc[j:]).Add(s).Store(acc[j:])
+		}
+		archsimd.ClearAVXUpperBits()
+	}
+	for ; j < len(acc); j++ {
+		acc[j] += w0[j] + w1[j] + w2[j] + w3[j]
+	}
+}
+
+// subWords4 subtracts the little-endian 32-bit words of k0..k3 from acc
+// mod 2^32.
+func subWords4(acc []uint32, k0, k1, k2, k3 []byte) {
+	j := 0
+	w0, w1, w2, w3 := asWords(k0[:4*len(acc)]), asWords(k1[:4*len(acc)]), asWords(k2[:4*len(acc)]), asWords(k3[:4*len(acc)])
+	if haveAVX512 {
+		for ; j+16 <= len(acc); j += 16 {
+			s := archsimd.LoadUint32x16(w0[j:]).Add(archsimd.LoadUint32x16(w1[j:])).Add(archsimd.LoadUint32x16(w2[j:]).Add(archsimd.LoadUint32x16(w3[j:])))
+			archsimd.LoadUint32x16(acc[j:]).Sub(s).Store(acc[j:])
+		}
+		archsimd.ClearAVXUpperBits()
+	} else if haveAVX2 {
+		for ; j+8 <= len(acc); j += 8 {
+			s := archsimd.LoadUint32x8(w0[j:]).Add(archsimd.LoadUint32x8(w1[j:])).Add(archsimd.LoadUint32x8(w2[j:]).Add(archsimd.LoadUint32x8(w3[j:])))
+			archsimd.LoadUint32x8(acc[j:]).Sub(s).Store(acc[j:])
+		}
+		archsimd.ClearAVXUpperBits()
+	}
+	for ; j < len(acc); j++ {
+		acc[j] -= w0[j] + w1[j] + w2[j] + w3[j]
+	}
+}
+
 // addVectors adds src to acc mod 2^32 entrywise (len(src) >= len(acc)).
 func addVectors(acc, src []uint32) {
 	j := 0
