@@ -2,19 +2,31 @@
 // and server time and bytes sent for N clients with vectors of length M, with
 // a share of the clients dropping out after sharing their keys (before
 // sending their masked input, the costliest moment for the server), next to
-// two bounds measured in the same run:
+// bounds measured in the same run:
 //
-//   - PRG bound: one client's AES-CTR key stream for all the masks it must
-//     generate (N-1 pairwise masks and its self mask, or k+1 in SecAgg+),
-//     single-threaded, without adding it anywhere (best of 3);
+//   - PRG bound: the AES-256-CTR key stream (crypto/aes, crypto/cipher) of
+//     all the masks one client must generate (N-1 pairwise masks and its
+//     self mask, or k+1 in SecAgg+; M 32-bit words each), produced into a
+//     16 KiB buffer that stays in the L1 cache and not added anywhere: the
+//     least it can cost to generate those bytes. It is measured with the
+//     same parallelism as the clients, which run GOMAXPROCS at a time: as
+//     many copies run at once, each timed on its own thread; the mean, best
+//     of 3;
+//   - X25519 floor: the PRG bound plus the 2(N-1)+2 (2k+2 in SecAgg+)
+//     X25519 scalar multiplications a client cannot avoid (one agreement
+//     per neighbour for each of its two key pairs, and its two public keys),
+//     timed the same way with crypto/ecdh: the best client time reachable
+//     with the standard library's X25519, as a ratio to the PRG bound;
 //   - plain sum: the server adding N plain vectors (no security; best of 3).
 //
 // Times are CPU times (Linux thread and process CPU time), which do not count
 // waiting for a core while other jobs share the machine. Client CPU is the
 // mean over the clients that sent their masked input of their four steps
-// (marshaling included, quantization not). Server CPU is the server's
-// methods, unmarshaling included, summed over cores; server wall is the same
-// in elapsed time (its mask expansion runs on all cores).
+// (marshaling included, quantization not); each client runs on one thread,
+// so its CPU time is also its wall time on an idle core (client wall is
+// given too, and shows the load). Server CPU is the server's methods,
+// unmarshaling included, summed over cores; server wall is the same in
+// elapsed time (its mask expansion runs on all cores).
 //
 // It prints a Markdown table. Usage:
 //
@@ -22,6 +34,10 @@
 package main
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdh"
+	crand "crypto/rand"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -29,6 +45,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ppml-go/ppml/pkg/fl/secagg"
@@ -75,8 +92,8 @@ func run(nsArg, msArg, dropsArg string, k, threshold int, header bool) error {
 	}
 	if header {
 		fmt.Printf("GOMAXPROCS=%d, %s\n\n", runtime.GOMAXPROCS(0), time.Now().Format(time.DateOnly))
-		fmt.Println("| n | k | m | drop | client CPU | PRG bound | client/PRG | client sent | expansion | server CPU | server wall | plain sum | server sent |")
-		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Println("| n | k | m | drop | client CPU | client wall | PRG bound | client/PRG | X25519 floor | client sent | expansion | server CPU | server wall | plain sum | server sent |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	}
 	for _, m := range ms {
 		for _, n := range ns {
@@ -108,28 +125,29 @@ func row(n, m, dropPct, k, threshold int) error {
 	if err != nil {
 		return err
 	}
-	var clientTime time.Duration
+	var clientCPU, clientWall time.Duration
 	clientBytes := 0
 	for _, i := range res.Contributors {
-		clientTime += res.Stats.ClientCPU[i]
+		clientCPU += res.Stats.ClientCPU[i]
+		clientWall += res.Stats.ClientTime[i]
 		clientBytes += res.Stats.ClientBytes[i]
 	}
-	clientTime /= time.Duration(len(res.Contributors))
+	clientCPU /= time.Duration(len(res.Contributors))
+	clientWall /= time.Duration(len(res.Contributors))
 	clientBytes /= len(res.Contributors)
 
-	// PRG bound: the key stream of one client's masks.
+	// PRG bound and X25519 floor of one client.
 	masks := n // n-1 pairwise masks and the self mask
 	if k > 0 && k < n-1 {
 		masks = k + 1
 	}
-	var seed [secagg.KeySize]byte
-	ks := make([]byte, 4*m)
-	prg := best(func() {
-		for i := range masks {
-			seed[0], seed[1] = byte(i), byte(i>>8)
-			secagg.KeyStream(ks, &seed)
-		}
-	})
+	prg := best(func() time.Duration { return parallel(func() { keyStreams(masks, m) }) })
+	const mults = 64
+	x25519, err := x25519Time(mults)
+	if err != nil {
+		return err
+	}
+	floor := prg + time.Duration(2*masks)*x25519
 
 	// Plain sum: n vectors added with no protection.
 	q, err := cfg.Quantize(0, x)
@@ -140,24 +158,85 @@ func row(n, m, dropPct, k, threshold int) error {
 	for i := range vs {
 		vs[i] = q
 	}
-	plain := best(func() { secagg.SumFixed(vs) })
+	plain := best(func() time.Duration { return cpuTime(func() { secagg.SumFixed(vs) }) })
 
 	kcol := "-"
 	if k > 0 {
 		kcol = strconv.Itoa(k)
 	}
-	fmt.Printf("| %d | %s | %d | %d%% | %s | %s | %.2f | %s | %.3f | %s | %s | %s | %s |\n",
-		n, kcol, m, dropPct, dur(clientTime), dur(prg), float64(clientTime)/float64(prg),
-		size(clientBytes), float64(clientBytes)/float64(4*m), dur(res.Stats.ServerCPU),
-		dur(res.Stats.ServerTime), dur(plain), size(res.Stats.ServerBytes))
+	fmt.Printf("| %d | %s | %d | %d%% | %s | %s | %s | %.2f | %.2f | %s | %.3f | %s | %s | %s | %s |\n",
+		n, kcol, m, dropPct, dur(clientCPU), dur(clientWall), dur(prg), float64(clientCPU)/float64(prg),
+		float64(floor)/float64(prg), size(clientBytes), float64(clientBytes)/float64(4*m),
+		dur(res.Stats.ServerCPU), dur(res.Stats.ServerTime), dur(plain), size(res.Stats.ServerBytes))
 	return nil
 }
 
-// best returns the shortest of three CPU timings of f.
-func best(f func()) time.Duration {
+// keyStreams produces the AES-256-CTR key streams of masks masks of m
+// words each into a buffer that stays in the L1 cache.
+func keyStreams(masks, m int) {
+	var key [32]byte
+	var iv [aes.BlockSize]byte
+	buf := make([]byte, 16<<10)
+	zero := make([]byte, len(buf))
+	for i := range masks {
+		key[0], key[1] = byte(i), byte(i>>8)
+		b, err := aes.NewCipher(key[:])
+		if err != nil {
+			panic(err) // unreachable: a 32-byte key
+		}
+		s := cipher.NewCTR(b, iv[:])
+		for off := 0; off < 4*m; off += len(buf) {
+			c := buf[:min(len(buf), 4*m-off)]
+			s.XORKeyStream(c, zero[:len(c)])
+		}
+	}
+}
+
+// x25519Time returns the CPU time of one X25519 key agreement (crypto/ecdh),
+// the mean of count agreements on each of GOMAXPROCS threads at once.
+func x25519Time(count int) (time.Duration, error) {
+	p, err := ecdh.X25519().GenerateKey(crand.Reader)
+	if err != nil {
+		return 0, err
+	}
+	q, err := ecdh.X25519().GenerateKey(crand.Reader)
+	if err != nil {
+		return 0, err
+	}
+	d := best(func() time.Duration {
+		return parallel(func() {
+			for range count {
+				if _, err := p.ECDH(q.PublicKey()); err != nil {
+					panic(err) // unreachable: valid keys
+				}
+			}
+		})
+	})
+	return d / time.Duration(count), nil
+}
+
+// parallel runs f on GOMAXPROCS goroutines at once, as Run runs its
+// clients, and returns the mean of their thread CPU times.
+func parallel(f func()) time.Duration {
+	w := runtime.GOMAXPROCS(0)
+	times := make([]time.Duration, w)
+	var wg sync.WaitGroup
+	for i := range times {
+		wg.Go(func() { times[i] = cpuTime(f) })
+	}
+	wg.Wait()
+	var sum time.Duration
+	for _, t := range times {
+		sum += t
+	}
+	return sum / time.Duration(w)
+}
+
+// best returns the shortest of three timings.
+func best(f func() time.Duration) time.Duration {
 	var b time.Duration
 	for i := range 3 {
-		if d := cpuTime(f); i == 0 || d < b {
+		if d := f(); i == 0 || d < b {
 			b = d
 		}
 	}
