@@ -125,7 +125,11 @@ func (k *Kernel) Execute(ctx context.Context, code string, timeout time.Duration
 	case "error":
 		r.Status = StatusError
 		r.EName, r.EValue, r.Traceback = content.EName, content.EValue, content.Traceback
-		if r.EName == "" && c.err != nil { // some kernels put it only on iopub
+		if c.err != nil {
+			// The error output, as the notebook shows it. Kernels usually
+			// say the same in the reply, but not all (GoNB alone replies
+			// "ERROR: exit status 2" to a panic whose output is the panic)
+			// and some put it only on iopub.
 			r.EName, r.EValue, r.Traceback = c.err.EName, c.err.EValue, c.err.Traceback
 		}
 		r.Message = strings.TrimSpace(r.EName + ": " + r.EValue)

@@ -98,6 +98,28 @@ func TestRunNotebookWritesOutputs(t *testing.T) {
 	}
 }
 
+// TestReportNamesTheErrorOutput checks that a failed cell's report (and
+// the error of the run) says what the cell's error output says, when the
+// execute_reply, which here comes first, says something else.
+func TestReportNamesTheErrorOutput(t *testing.T) {
+	nb := testNotebook("testkernel", "print before\nmisreport panic boom")
+	rep, err := RunNotebook(context.Background(), nb, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Cells[0]
+	if c.Status != StatusError || c.EName != "panic" || c.EValue != "boom" || c.Message != "panic: boom" {
+		t.Errorf("cell report %s: %s: %s (%s), want error: panic: boom", c.Status, c.EName, c.EValue, c.Message)
+	}
+	if err := rep.Err(); err == nil || !strings.HasSuffix(err.Error(), "error: panic: boom") {
+		t.Errorf("Report.Err() = %v, want it to end with the panic", err)
+	}
+	outs := nb.Cells[c.Index].Outputs
+	if len(outs) != 2 || outs[1].EName != "panic" || outs[1].EValue != "boom" {
+		t.Errorf("cell outputs %s", outputsJSON(outs))
+	}
+}
+
 func TestRunNotebookErrors(t *testing.T) {
 	if _, err := RunNotebook(context.Background(), nbformat.New(), RunOptions{}); err == nil || !strings.Contains(err.Error(), "names no kernel") {
 		t.Errorf("notebook without kernel: %v", err)

@@ -9,6 +9,9 @@
 //	html TEXT           display_data with text/html and text/plain
 //	result TEXT         execute_result text/plain TEXT
 //	error NAME VALUE    error output; the execution fails
+//	misreport NAME VALUE  the execution fails with an execute_reply that says
+//	                    "ERROR: exit status 2" (as GoNB's own reply to a
+//	                    panic), and then an error output NAME VALUE
 //	clear | clearwait   clear_output (wait=false | true)
 //	sleep DURATION      sleep, or until interrupted ("forever": no bound)
 //	hang                sleep forever, ignoring interrupts
@@ -160,6 +163,11 @@ func (k *kernel) execute(req *jupyter.Message) {
 			k.publish(req, "execute_result", map[string]any{"data": map[string]string{"text/plain": arg}, "metadata": map[string]any{}, "execution_count": n})
 		case "error":
 			fail(id, text)
+			return
+		case "misreport":
+			k.reply(jupyter.Shell, req, "execute_reply", map[string]any{"status": "error", "execution_count": n,
+				"ename": "ERROR", "evalue": "exit status 2", "traceback": []string{"exit status 2"}})
+			k.publish(req, "error", map[string]any{"ename": id, "evalue": text, "traceback": []string{id + ": " + text}})
 			return
 		case "clear", "clearwait":
 			k.publish(req, "clear_output", map[string]bool{"wait": cmd == "clearwait"})
