@@ -124,6 +124,7 @@ func runValidate(args []string) error {
 	var kf kernelFlags
 	kf.register(fs)
 	sandboxed := fs.Bool("sandbox", false, "run the notebook in the grader's sandbox")
+	all := fs.Bool("all", false, "run every cell whole (default: the tests, and only the declarations of the other cells before the last test)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: ppml validate NOTEBOOK.ipynb [flags]")
 		fs.PrintDefaults()
@@ -144,7 +145,7 @@ func runValidate(args []string) error {
 	ex.Unsafe = !*sandboxed
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	tests, err := grade.Validate(ctx, nb, ex)
+	tests, err := grade.Validate(ctx, nb, ex, *all)
 	if err != nil {
 		return err
 	}
@@ -186,6 +187,8 @@ func runAutograde(args []string) error {
 	out := fs.String("o", "", "output directory for gradebook.csv, gradebook.json and feedback/ (required)")
 	jobs := fs.Int("j", 2, "submissions graded in parallel")
 	unsafe := fs.Bool("unsafe", false, "run submissions WITHOUT the sandbox (trusted code only)")
+	all := fs.Bool("all", false, "run every cell whole, as nbgrader does (default: the tests, and only the declarations of the other cells before the last test)")
+	logPath := fs.String("log", "", "append the kernels' logs to this `file`")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: ppml autograde --source SOURCE.ipynb SUBMISSIONS/ -o GRADES/ [flags]")
 		fs.PrintDefaults()
@@ -207,6 +210,14 @@ func runAutograde(args []string) error {
 		return err
 	}
 	ex.Unsafe = *unsafe
+	if *logPath != "" {
+		f, err := os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		ex.KernelOutput = f
+	}
 	if !*unsafe {
 		if err := sandbox.Available(); err != nil {
 			return fmt.Errorf("cannot sandbox submissions: %w (--unsafe grades without a sandbox, for trusted code only)", err)
@@ -222,6 +233,7 @@ func runAutograde(args []string) error {
 		return err
 	}
 	g.SubmissionTimeout = 10*kf.timeout + 2*time.Minute
+	g.RunAll = *all
 	subs, err := grade.FindSubmissions(dir)
 	if err != nil {
 		return err

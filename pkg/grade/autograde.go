@@ -71,7 +71,10 @@ type Grader struct {
 	Executor Executor
 	// SubmissionTimeout bounds a whole submission (0: none).
 	SubmissionTimeout time.Duration
-	tests             []TestResult // the source's tests, ungraded
+	// RunAll runs every cell whole, as nbgrader does. By default the grader
+	// runs only what can change a test's result (see Validate).
+	RunAll bool
+	tests  []TestResult // the source's tests, ungraded
 }
 
 // NewGrader checks the source notebook and returns a grader for it.
@@ -148,7 +151,10 @@ func (g *Grader) Grade(ctx context.Context, s Submission) (*Grade, error) {
 		}
 	}
 	mark := newMark()
-	marked := instrument(r.Notebook, mark)
+	run, marked, err := runnable(r.Notebook, mark, g.RunAll)
+	if err != nil {
+		return nil, err
+	}
 	var res []CellResult
 	if r.Answered > 0 {
 		ctx := ctx
@@ -157,7 +163,7 @@ func (g *Grader) Grade(ctx context.Context, s Submission) (*Grade, error) {
 			ctx, cancel = context.WithTimeout(ctx, g.SubmissionTimeout)
 			defer cancel()
 		}
-		res, err = g.Executor.Execute(ctx, r.Notebook)
+		res, err = g.Executor.Execute(ctx, run, r.stubs)
 		if err != nil {
 			if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return nil, ctx.Err()
@@ -170,11 +176,10 @@ func (g *Grader) Grade(ctx context.Context, s Submission) (*Grade, error) {
 	gr.Tests = score(r, res, marked, mark)
 	for i, c := range r.Notebook.Cells {
 		if i < len(res) {
-			removeMark(res[i].Outputs, mark)
 			c.Outputs = res[i].Outputs
 		}
 	}
-	r.Notebook.Cells = uninstrument(r.Notebook.Cells, g.Source)
+	r.Notebook.Cells = hideTests(r.Notebook.Cells, g.Source)
 	gr.Executed = r.Notebook
 	for _, t := range gr.Tests {
 		gr.Score += t.Points
@@ -184,9 +189,9 @@ func (g *Grader) Grade(ctx context.Context, s Submission) (*Grade, error) {
 	return gr, nil
 }
 
-// uninstrument puts the source's text back in the test cells (without the
-// completion mark), hidden tests removed, for the feedback.
-func uninstrument(cs []*nbformat.Cell, src *nbformat.Notebook) []*nbformat.Cell {
+// hideTests puts the release's text in the test cells, without their
+// hidden tests, for the feedback.
+func hideTests(cs []*nbformat.Cell, src *nbformat.Notebook) []*nbformat.Cell {
 	orig := map[string]string{}
 	sc, _ := cells(src)
 	for _, c := range sc {
@@ -265,15 +270,24 @@ func ProgressBar(w io.Writer, total int) func(int, *Grade) {
 
 // Validate runs a notebook (a student's, before handing it in) and grades
 // its visible test cells: what `ppml validate` reports.
-func Validate(ctx context.Context, nb *nbformat.Notebook, ex Executor) ([]TestResult, error) {
+//
+// Unless all, it runs what the grader runs: the test cells whole and, of
+// the other code cells before the last test, only their declarations (the
+// part before "%%"): in GoNB nothing else of a cell reaches the cells after
+// it, so the demonstrations and training runs of a notebook cannot change a
+// test's result.
+func Validate(ctx context.Context, nb *nbformat.Notebook, ex Executor, all bool) ([]TestResult, error) {
 	nb, err := clone(nb)
 	if err != nil {
 		return nil, err
 	}
 	r := &Restored{Notebook: nb, overrides: map[int]string{}}
 	mark := newMark()
-	marked := instrument(nb, mark)
-	res, err := ex.Execute(ctx, nb)
+	run, marked, err := runnable(nb, mark, all)
+	if err != nil {
+		return nil, err
+	}
+	res, err := ex.Execute(ctx, run, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -48,10 +48,11 @@ type KernelExecutor struct {
 }
 
 // Execute implements Executor: it runs each code cell of nb with the cell
-// timeout. After a timeout that forced a restart, or a dead kernel, the
+// timeout, and the stub of an answer cell that does not compile in its
+// place. After a timeout that forced a restart, or a dead kernel, the
 // kernel is restarted and the code cells that had run ok before are run
 // again (declarations only persist in a live GoNB kernel) before going on.
-func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook) ([]CellResult, error) {
+func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stubs map[int]string) ([]CellResult, error) {
 	tmp, err := os.MkdirTemp("", "ppml-grade-")
 	if err != nil {
 		return nil, err
@@ -87,9 +88,20 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook) ([]
 			}
 			r = &runner.Result{Status: runner.StatusDied, Message: err.Error()}
 		}
-		res[i] = CellResult{Status: string(r.Status), EName: r.EName, EValue: r.EValue, Traceback: r.Traceback, Outputs: r.Outputs}
+		res[i] = CellResult{Status: string(r.Status), EName: r.EName, EValue: r.EValue, Traceback: r.Traceback, Outputs: r.Outputs, Duration: r.Duration}
 		if r.Status != runner.StatusOK && r.Message != "" && r.EValue == "" {
 			res[i].EValue = r.Message
+		}
+		if stub, ok := stubs[i]; ok && CompileFailed(res[i]) && strings.TrimSpace(stub) != strings.TrimSpace(c.Source) {
+			sr, err := k.Execute(ctx, stub, e.Timeout)
+			if err == nil && sr.Status == runner.StatusOK {
+				res[i].Stubbed = true
+				okCells = append(okCells, stub)
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue
 		}
 		switch {
 		case r.Status == runner.StatusOK:
@@ -139,12 +151,22 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 			"LANG=C.UTF-8", "GONOSUMCHECK=1", "GOWORK=off"},
 	}
 	ro := append([]string{e.Spec.Dir}, e.ReadOnly...)
+	// bindDir makes a directory the kernel names visible: a Go module's
+	// checkout (the project, --root DIR or PPML_ROOT) as its sources only,
+	// anything else whole.
+	bindDir := func(d string) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			cfg.Sources = append(cfg.Sources, d)
+		} else {
+			ro = append(ro, d)
+		}
+	}
 	for _, a := range e.Spec.Argv {
 		if filepath.IsAbs(a) {
 			if st, err := os.Stat(a); err == nil && !st.IsDir() {
 				ro = append(ro, filepath.Dir(a))
 			} else if err == nil {
-				ro = append(ro, a)
+				bindDir(a)
 			}
 		}
 	}
@@ -154,7 +176,9 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 		case "PATH":
 			path = v
 		case "GOMODCACHE", "GOROOT", "PPML_ROOT", "GOPATH":
-			ro = append(ro, v)
+			if filepath.IsAbs(v) {
+				bindDir(v)
+			}
 		}
 		if k != "PATH" {
 			cfg.Env = append(cfg.Env, k+"="+v)

@@ -97,7 +97,7 @@ func TestExecuteSourceNotebook(t *testing.T) {
 		}
 		e := testExecutor(t, unsafe)
 		start := time.Now()
-		res, err := e.Execute(context.Background(), src)
+		res, err := e.Execute(context.Background(), src, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,6 +114,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if spec != nil {
 		os.RemoveAll(spec.Dir)
+	}
+	if courseInstall != "" {
+		os.RemoveAll(courseInstall)
 	}
 	os.Exit(code)
 }

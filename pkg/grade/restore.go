@@ -54,6 +54,15 @@ type Restored struct {
 	// overrides maps a cell index of Notebook to the name of a locked
 	// declaration it redefines.
 	overrides map[int]string
+	// stubs maps the index of each answer code cell of Notebook to the
+	// release's text of that cell, its stub.
+	stubs map[int]string
+}
+
+// answered reports whether answer cell i of r.Notebook is not the stub.
+func (r *Restored) answered(i int) bool {
+	stub, ok := r.stubs[i]
+	return !ok || strings.TrimSpace(r.Notebook.Cells[i].Source) != strings.TrimSpace(stub)
 }
 
 // Restore builds the notebook to grade from the source notebook src (with
@@ -81,7 +90,7 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	rc, _ := cells(rel)
-	r := &Restored{overrides: map[int]string{}}
+	r := &Restored{overrides: map[int]string{}, stubs: map[int]string{}}
 
 	// Submission cells, with metadata when it decodes.
 	uc := make([]cell, len(sub.Cells))
@@ -110,13 +119,11 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 		match[i] = -1
 		j, ok := srcByID[c.id()]
 		if c.id() == "" || !ok {
-			if k, ok := srcByCellID[c.ID]; ok && c.ID != "" && sc[k].id() == "" {
+			if k, byCellID := srcByCellID[c.ID]; byCellID && c.ID != "" && sc[k].id() == "" {
 				j, ok = k, true
 			} else {
-				j, ok = findUnmarked(sc, c), false
-				if j >= 0 {
-					ok = true
-				}
+				j = findUnmarked(sc, c)
+				ok = j >= 0
 			}
 			if !ok {
 				if c.g != nil && c.id() != "" {
@@ -157,7 +164,9 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 			if s.isSolution() {
 				r.Answered++
 			}
-			if s.isLocked() && u.Source != rc[j].Source {
+			// The release's text, or the source's itself (a teacher grading
+			// the source notebook as a submission).
+			if s.isLocked() && u.Source != rc[j].Source && u.Source != s.Source {
 				r.Issues = append(r.Issues, Issue{Tampered, name, kind + " edited: the source's version was run"})
 			}
 			if u.g == nil || u.g.Grade != s.g.Grade || u.g.Solution != s.g.Solution || u.isLocked() != s.isLocked() {
@@ -230,6 +239,7 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 				c = cell{&nc, s.g}
 			}
 			if s.CellType == nbformat.Code {
+				r.stubs[len(out.Cells)] = rc[j].Source
 				add(c)
 			} else {
 				out.Cells = append(out.Cells, c.Cell)

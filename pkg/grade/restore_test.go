@@ -12,7 +12,7 @@ import (
 // test prints.
 type okExecutor struct{}
 
-func (okExecutor) Execute(_ context.Context, nb *nbformat.Notebook) ([]CellResult, error) {
+func (okExecutor) Execute(_ context.Context, nb *nbformat.Notebook, _ map[int]string) ([]CellResult, error) {
 	res := make([]CellResult, len(nb.Cells))
 	for i, c := range nb.Cells {
 		res[i].Status = StatusOK

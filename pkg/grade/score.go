@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"html"
+	"regexp"
 	"strings"
+	"time"
 
 	"github.com/ppml-go/ppml/kernel/nbformat"
 )
@@ -26,13 +29,35 @@ type CellResult struct {
 	EValue    string
 	Traceback []string
 	Outputs   []*nbformat.Output
+	// Stubbed reports that the cell did not compile and that its stub ran
+	// in its place (see Executor); the other fields are the cell's own.
+	Stubbed bool
+	// Duration is how long the cell took, from request to reply.
+	Duration time.Duration
 }
 
 // Executor runs the code cells of a notebook, in order, in a fresh kernel,
-// and returns one result per cell of nb (StatusSkipped for markdown cells).
-// It returns an error only when it could not run the notebook at all.
+// and returns one result per cell of nb (StatusSkipped for markdown cells
+// and empty code cells). It returns an error only when it could not run the
+// notebook at all.
+//
+// stubs maps indexes of code cells (the answer cells) to a source to run in
+// their place when they do not compile (see CompileFailed): the release's
+// stub, so that the declarations of the cells after them, which may call
+// them, still compile, and one answer that does not compile does not fail
+// every exercise after it.
 type Executor interface {
-	Execute(ctx context.Context, nb *nbformat.Notebook) ([]CellResult, error)
+	Execute(ctx context.Context, nb *nbformat.Notebook, stubs map[int]string) ([]CellResult, error)
+}
+
+// compileFailure matches the errors GoNB reports for a cell that it could not
+// build: a parse error, or a failed goimports, go get or go build.
+var compileFailure = regexp.MustCompile(`^(parsing go files|failed to run "\S*\bgo(imports)? )`)
+
+// CompileFailed reports whether the cell failed before its program ran:
+// it did not parse, import or compile.
+func CompileFailed(r CellResult) bool {
+	return r.Status == StatusError && compileFailure.MatchString(r.EValue)
 }
 
 // Test statuses in the gradebook.
@@ -68,56 +93,47 @@ func newMark() completionMark {
 	return completionMark("ppml-grade-done-" + hex.EncodeToString(b[:]))
 }
 
-// instrument adds the completion mark to the test cells of nb that have a
-// GoNB main body ("%%" or "%main" line) and returns which cells got one.
-func instrument(nb *nbformat.Notebook, mark completionMark) map[int]bool {
-	got := map[int]bool{}
-	cs, _ := cells(nb)
-	for i, c := range cs {
-		if !c.isTest() {
-			continue
-		}
-		lines := strings.SplitAfter(c.Source, "\n")
-		for k, l := range lines {
-			t := strings.TrimSpace(l)
-			if t == "%%" || strings.HasPrefix(t, "%% ") || strings.HasPrefix(t, "%main") {
-				if !strings.HasSuffix(l, "\n") {
-					lines[k] += "\n"
-				}
-				lines[k] += fmt.Sprintf("defer println(%q)\n", string(mark))
-				c.Source = strings.Join(lines, "")
-				got[i] = true
-				break
-			}
-		}
-	}
-	return got
-}
-
 // score grades the test cells of the executed notebook r.Notebook from
-// their results; hints come from the release's "// Hint:" lines.
+// their results res (one per cell of r.Notebook); hints come from the
+// release's "// Hint:" lines. It takes the completion mark out of the
+// outputs in res.
 func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMark) []TestResult {
 	cs, _ := cells(r.Notebook)
 	var out []TestResult
 	overridden := ""
+	answer := -1         // the answer cell of the tests that follow it
+	var stubbed []string // answer cells that did not compile, so far
 	for i, c := range cs {
+		var cr CellResult
+		if i < len(res) {
+			var done bool
+			res[i].Outputs, done = takeMark(res[i].Outputs, mark)
+			cr = res[i]
+			if cr.Status == StatusOK && marked[i] && !done {
+				cr.Status = statusIncomplete
+			}
+		}
 		if d, ok := r.overrides[i]; ok && overridden == "" {
 			overridden = d
+		}
+		if c.isSolution() && c.CellType == nbformat.Code {
+			answer = i
+			if cr.Stubbed {
+				stubbed = append(stubbed, c.id())
+			}
 		}
 		if !c.isTest() {
 			continue
 		}
 		visible, _ := stripHidden(c.Source)
 		t := TestResult{ID: c.id(), MaxPoints: c.points(), Hint: hint(visible)}
-		var cr CellResult
-		if i < len(res) {
-			cr = res[i]
-		}
 		msg := errorMessage(cr)
 		switch {
 		case overridden != "":
 			t.Status, t.Message = Disqualified, fmt.Sprintf("a student cell above redefines %s, which this test relies on", overridden)
-		case cr.Status == StatusOK && marked[i] && !hasMark(cr.Outputs, mark):
+		case answer >= 0 && answer < len(res) && res[answer].Stubbed:
+			t.Status, t.Message = Failed, fmt.Sprintf("your answer (cell %s) does not compile:\n%s", cs[answer].id(), errorMessage(res[answer]))
+		case cr.Status == statusIncomplete:
 			t.Status, t.Message = Incomplete, "the test did not run to its end: the program exited early (os.Exit or similar)"
 		case cr.Status == StatusOK:
 			t.Status, t.Points = Passed, t.MaxPoints
@@ -125,6 +141,9 @@ func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMa
 			t.Status, t.Message = TimedOut, "stopped after the time limit: an endless loop or far too slow code"
 		case cr.Status == StatusDied:
 			t.Status, t.Message = KernelDied, "the kernel died: over the memory or process limit, or killed; "+msg
+		case strings.Contains(msg, NotImplemented) && len(stubbed) > 0 && answer >= 0 && r.answered(answer):
+			t.Status, t.Message = Failed, fmt.Sprintf("%s\n\nAnswer cell %s did not compile, so it ran as its stub, which panics with %q: the code tested here probably calls it.",
+				msg, strings.Join(stubbed, ", "), NotImplemented)
 		case strings.Contains(msg, NotImplemented) || strings.Contains(msg, "undefined: "):
 			t.Status, t.Message = NotAttempted, msg
 		case cr.Status == StatusSkipped || cr.Status == "":
@@ -137,60 +156,173 @@ func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMa
 	return out
 }
 
-func hasMark(outs []*nbformat.Output, mark completionMark) bool {
+// statusIncomplete is the status score gives an ok test cell whose output
+// lacks the completion mark.
+const statusIncomplete = "incomplete"
+
+// takeMark removes the completion mark's line from the outputs, dropping
+// outputs left empty, and reports whether it was there.
+func takeMark(outs []*nbformat.Output, mark completionMark) ([]*nbformat.Output, bool) {
+	found := false
+	kept := outs[:0:0]
 	for _, o := range outs {
 		if o.OutputType == nbformat.Stream && strings.Contains(o.Text, string(mark)) {
-			return true
+			found = true
+			text := strings.ReplaceAll(o.Text, string(mark)+"\n", "")
+			if text == "" {
+				continue
+			}
+			c := *o
+			c.Text = text
+			o = &c
 		}
+		kept = append(kept, o)
 	}
-	return false
+	return kept, found
 }
 
-// removeMark deletes the completion mark lines from the outputs.
-func removeMark(outs []*nbformat.Output, mark completionMark) {
-	for _, o := range outs {
-		if o.OutputType == nbformat.Stream && strings.Contains(o.Text, string(mark)) {
-			o.Text = strings.ReplaceAll(o.Text, string(mark)+"\n", "")
-		}
-	}
-}
-
-// errorMessage summarizes a failed cell: the panic or error the program
-// wrote on stderr (GoNB reports only "exit status 2" as the error), else
-// the error's value and first traceback lines; without ANSI colors, at
-// most 2000 bytes.
+// errorMessage summarizes a failed cell for a student, without ANSI colors,
+// in at most 2000 bytes: the compiler's errors (GoNB shows them as HTML,
+// with the line in the cell), else the panic (as the ppml-go kernel reports
+// it, an error output, or as plain GoNB does, the runtime's report on
+// stderr), else the error's value and first traceback lines.
 func errorMessage(cr CellResult) string {
 	var stderr strings.Builder
+	var compile []string
+	var panicked *nbformat.Output
 	for _, o := range cr.Outputs {
-		if o.OutputType == nbformat.Stream && o.Name == "stderr" {
-			stderr.WriteString(o.Text)
-		}
-	}
-	var parts []string
-	if p := panicMessage(strip(stderr.String())); p != "" {
-		parts = append(parts, p)
-	}
-	if v := strip(cr.EValue); v != "" {
-		parts = append(parts, v)
-	} else if n := strip(cr.EName); n != "" {
-		parts = append(parts, n)
-	}
-	if len(parts) == 1 {
-		for k, l := range cr.Traceback {
-			if k == 6 {
-				break
+		switch o.OutputType {
+		case nbformat.Stream:
+			if o.Name == "stderr" {
+				stderr.WriteString(o.Text)
 			}
-			if l = strip(l); l != "" {
-				parts = append(parts, l)
+		case nbformat.DisplayData:
+			if h, ok := o.Data.Text("text/html"); ok {
+				compile = append(compile, gonbErrors(h)...)
+			}
+		case nbformat.Error:
+			if panicked == nil && (o.EName == "panic" || o.EName == "fatal error") {
+				panicked = o
 			}
 		}
 	}
-	msg := strings.Join(parts, "\n")
+	var msg string
+	switch {
+	case len(compile) > 0:
+		msg = strings.Join(compile, "\n")
+	case panicked != nil:
+		msg = panicReport(panicked)
+	default:
+		var parts []string
+		if p := panicMessage(strip(stderr.String())); p != "" {
+			parts = append(parts, p)
+		}
+		if v := strip(cr.EValue); v != "" {
+			parts = append(parts, v)
+		} else if n := strip(cr.EName); n != "" {
+			parts = append(parts, n)
+		}
+		if len(parts) == 1 {
+			for k, l := range cr.Traceback {
+				if k == 6 {
+					break
+				}
+				if l = strip(l); l != "" {
+					parts = append(parts, l)
+				}
+			}
+		}
+		msg = strings.Join(parts, "\n")
+	}
 	if len(msg) > 2000 {
 		msg = msg[:2000] + " …"
 	}
 	return msg
 }
+
+// panicReport is what a student needs of a panic the ppml-go kernel
+// reported as an error output: its value and, for a panic of the code
+// under test rather than of a failed check, where it happened, as the
+// frames of the cells' code ("main.F(...)" and its "[[ Cell [n] Line l ]]").
+func panicReport(o *nbformat.Output) string {
+	var b strings.Builder
+	b.WriteString(strip(o.EName) + ": " + strip(o.EValue))
+	var frames []string
+	for k, l := range o.Traceback {
+		l = strip(l)
+		m := cellLine.FindStringSubmatch(l)
+		if m == nil || k == 0 {
+			continue
+		}
+		fn := strings.TrimSpace(strip(o.Traceback[k-1]))
+		if i := strings.LastIndex(fn, "("); i > 0 {
+			fn = fn[:i]
+		}
+		fn = strings.TrimPrefix(fn, "main.")
+		if fn == "main" || strings.HasPrefix(fn, "main.func") {
+			continue // the test's own code
+		}
+		frames = append(frames, fmt.Sprintf("  in %s, line %s of its cell", fn, m[1]))
+	}
+	if len(frames) > 0 && !strings.Contains(o.EValue, "checks failed") {
+		b.WriteString("\n" + strings.Join(frames[:min(len(frames), 5)], "\n"))
+	}
+	return b.String()
+}
+
+// cellLine matches GoNB's mark of a cell line in a stack trace.
+var cellLine = regexp.MustCompile(`\[\[ Cell \[\d+\] Line (\d+) \]\]`)
+
+// gonbErrors extracts the compiler's error lines from the HTML GoNB displays
+// for a cell that does not compile, as "line L: message" where L is the line
+// in the cell; nil when h is not such a display.
+func gonbErrors(h string) []string {
+	if !strings.Contains(h, "gonb-err") {
+		return nil
+	}
+	var text strings.Builder
+	skip := 0 // depth inside an element whose text is not wanted
+	for _, tok := range htmlToken.FindAllString(h, -1) {
+		switch {
+		case strings.HasPrefix(tok, "</"):
+			if skip > 0 {
+				skip--
+			}
+			if strings.HasPrefix(tok, "</div") {
+				text.WriteString("\n")
+			}
+		case strings.HasPrefix(tok, "<"):
+			switch {
+			case skip > 0:
+				if !voidTag.MatchString(tok) {
+					skip++
+				}
+			case strings.HasPrefix(tok, "<style") || strings.Contains(tok, "gonb-err-context"):
+				skip = 1
+			}
+			if strings.HasPrefix(tok, "<div") {
+				text.WriteString("\n")
+			}
+		case skip == 0:
+			text.WriteString(html.UnescapeString(tok))
+		}
+	}
+	var out []string
+	for _, l := range strings.Split(text.String(), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "# ") {
+			continue
+		}
+		out = append(out, gonbLocation.ReplaceAllString(l, "line $1: "))
+	}
+	return out
+}
+
+var (
+	htmlToken    = regexp.MustCompile(`<[^>]*>|[^<]+`)
+	voidTag      = regexp.MustCompile(`^<(!|(?i:br|hr|img|meta|link|input|wbr)\b)|/>$`)
+	gonbLocation = regexp.MustCompile(`^Cell\[\d+\]: Line (\d+)\s+\S+:\d+:\d+:\s*`)
+)
 
 // hint returns the "// Hint:" lines of a test's source, joined.
 func hint(src string) string {

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,13 @@ type Config struct {
 	// Hide are paths inside ReadOnly trees that the program must not read;
 	// directories are covered by an empty tmpfs, files by /dev/null.
 	Hide []string `json:"hide"`
+	// Sources are checkouts of Go modules the program builds against (the
+	// project a notebook imports), of which it sees only what a build needs:
+	// go.mod, go.sum and the non-test .go files of the module's packages,
+	// bound read-only at the same place. The rest of the checkout stays
+	// invisible: .git, notebooks with solutions and hidden tests, tests and
+	// their testdata, nested modules.
+	Sources []string `json:"sources,omitempty"`
 	// Work is the host directory bound read-write as the program's working
 	// directory and HOME, at /home/student.
 	Work string `json:"work"`
@@ -104,6 +112,11 @@ func (c *Config) args(gocache string, infoFD int) []string {
 			continue
 		}
 		a = append(a, "--ro-bind", p, p)
+	}
+	for _, root := range c.Sources {
+		for _, f := range moduleSources(root) {
+			a = append(a, "--ro-bind", f, f)
+		}
 	}
 	for _, p := range c.Hide {
 		if !under(p, c.ReadOnly) {
@@ -290,4 +303,41 @@ func under(p string, dirs []string) bool {
 		}
 	}
 	return false
+}
+
+// moduleSources lists what building against the Go module checked out at
+// root needs: its go.mod and go.sum, and the .go files of its packages but
+// tests, skipping directories named testdata or starting with "." or "_"
+// (which the go command ignores too) and nested modules.
+func moduleSources(root string) []string {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, f := range []string{"go.mod", "go.sum"} {
+		if st, err := os.Stat(filepath.Join(root, f)); err == nil && st.Mode().IsRegular() {
+			out = append(out, filepath.Join(root, f))
+		}
+	}
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if p != root && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(p, "go.mod")); p != root && err == nil {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() && strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
 }

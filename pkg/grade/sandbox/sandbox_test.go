@@ -91,3 +91,30 @@ func TestSandboxLimits(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestSandboxSources(t *testing.T) {
+	if err := Available(); err != nil {
+		t.Skip(err)
+	}
+	root := t.TempDir()
+	files := map[string]bool{ // visible?
+		"go.mod": true, "go.sum": true, "pkg/a/a.go": true, "doc.go": true,
+		"pkg/a/a_test.go": false, "pkg/a/testdata/x.go": false, ".git/HEAD": false,
+		"notebooks/source/course.ipynb": false, "README.md": false, "nested/go.mod": false, "nested/n.go": false,
+	}
+	for f := range files {
+		os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(root, f), []byte("secret\n"), 0o644)
+	}
+	s, err := New(&Config{Sources: []string{root}, Work: t.TempDir(), Env: []string{"PATH=/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for f, visible := range files {
+		out, _ := run(t, s, "cat "+filepath.Join(root, f))
+		if got := out == "secret\n"; got != visible {
+			t.Errorf("%s: visible=%v, want %v (%q)", f, got, visible, out)
+		}
+	}
+}
