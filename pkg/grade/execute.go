@@ -49,9 +49,12 @@ type KernelExecutor struct {
 
 // Execute implements Executor: it runs each code cell of nb with the cell
 // timeout, and the stub of an answer cell that does not compile in its
-// place. After a timeout that forced a restart, or a dead kernel, the
-// kernel is restarted and the code cells that had run ok before are run
-// again (declarations only persist in a live GoNB kernel) before going on.
+// place. A cell of declarations only (an answer) followed by a test cell is
+// built with the test as one program (one compile instead of two), and run
+// apart only when that does not compile. After a timeout that forced a
+// restart, or a dead kernel, the kernel is restarted and the code cells
+// that had run ok before are run again (declarations only persist in a live
+// GoNB kernel) before going on.
 func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stubs map[int]string) ([]CellResult, error) {
 	tmp, err := os.MkdirTemp("", "ppml-grade-")
 	if err != nil {
@@ -74,52 +77,127 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 		return nil, fmt.Errorf("start kernel: %w", err)
 	}
 	defer func() { k.Shutdown() }()
+	x := &execution{k: k, timeout: e.Timeout}
 	res := make([]CellResult, len(nb.Cells))
-	var okCells []string
-	for i, c := range nb.Cells {
-		if c.CellType != nbformat.Code || strings.TrimSpace(c.Source) == "" {
+	runs := func(c *nbformat.Cell) bool {
+		return c.CellType == nbformat.Code && strings.TrimSpace(c.Source) != ""
+	}
+	for i := 0; i < len(nb.Cells); i++ {
+		c := nb.Cells[i]
+		if !runs(c) {
 			res[i].Status = StatusSkipped
 			continue
 		}
-		r, err := k.Execute(ctx, c.Source, e.Timeout)
-		if err != nil && r == nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+		if j := nextRun(nb, i, runs); j > 0 && declarationsOnly(c.Source) && isTestCell(nb.Cells[j]) {
+			r, err := x.run(ctx, c.Source+"\n"+nb.Cells[j].Source)
+			if err != nil {
+				return nil, err
 			}
-			r = &runner.Result{Status: runner.StatusDied, Message: err.Error()}
+			if !CompileFailed(r) {
+				res[i] = CellResult{Status: StatusOK}
+				for k := i + 1; k < j; k++ {
+					res[k].Status = StatusSkipped
+				}
+				res[j] = r
+				x.ran(ctx, c.Source, r)
+				i = j
+				continue
+			}
 		}
-		res[i] = CellResult{Status: string(r.Status), EName: r.EName, EValue: r.EValue, Traceback: r.Traceback, Outputs: r.Outputs, Duration: r.Duration}
-		if r.Status != runner.StatusOK && r.Message != "" && r.EValue == "" {
-			res[i].EValue = r.Message
+		r, err := x.run(ctx, c.Source)
+		if err != nil {
+			return nil, err
 		}
-		if stub, ok := stubs[i]; ok && CompileFailed(res[i]) && strings.TrimSpace(stub) != strings.TrimSpace(c.Source) {
-			sr, err := k.Execute(ctx, stub, e.Timeout)
-			if err == nil && sr.Status == runner.StatusOK {
+		res[i] = r
+		if stub, ok := stubs[i]; ok && CompileFailed(r) && strings.TrimSpace(stub) != strings.TrimSpace(c.Source) {
+			sr, err := x.run(ctx, stub)
+			if err != nil {
+				return nil, err
+			}
+			if sr.Status == StatusOK {
 				res[i].Stubbed = true
-				okCells = append(okCells, stub)
-			}
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				x.ran(ctx, stub, sr)
 			}
 			continue
 		}
-		switch {
-		case r.Status == runner.StatusOK:
-			if g, ok, _ := c.Nbgrader(); !ok || !g.Grade {
-				okCells = append(okCells, c.Source)
-			}
-		case r.Status == runner.StatusDied || r.Restarted:
-			if !r.Restarted {
-				if err := k.Restart(ctx); err != nil {
-					return res, nil // the rest stays unrun
-				}
-			}
-			for _, src := range okCells { // restore the declarations
-				k.Execute(ctx, src, e.Timeout)
-			}
+		if isTestCell(c) {
+			x.ran(ctx, "", r)
+		} else {
+			x.ran(ctx, c.Source, r)
 		}
 	}
 	return res, nil
+}
+
+// execution is one notebook's run on a kernel.
+type execution struct {
+	k       *runner.Kernel
+	timeout time.Duration
+	decls   []string // the code that ran ok, to run again after a restart
+	dead    bool     // the kernel could not be restarted
+}
+
+// run runs src; the error is ctx's only.
+func (x *execution) run(ctx context.Context, src string) (CellResult, error) {
+	if x.dead {
+		return CellResult{Status: StatusDied, EValue: "the kernel died and could not be restarted"}, nil
+	}
+	r, err := x.k.Execute(ctx, src, x.timeout)
+	if ctx.Err() != nil {
+		return CellResult{}, ctx.Err()
+	}
+	if err != nil && r == nil {
+		r = &runner.Result{Status: runner.StatusDied, Message: err.Error()}
+	}
+	cr := CellResult{Status: string(r.Status), EName: r.EName, EValue: r.EValue, Traceback: r.Traceback, Outputs: r.Outputs, Duration: r.Duration}
+	if r.Status != runner.StatusOK && r.Message != "" && r.EValue == "" {
+		cr.EValue = r.Message
+	}
+	if r.Status == runner.StatusDied || r.Restarted {
+		if !r.Restarted {
+			if err := x.k.Restart(ctx); err != nil {
+				x.dead = true
+				return cr, nil
+			}
+		}
+		for _, d := range x.decls { // restore the declarations
+			x.k.Execute(ctx, d, x.timeout)
+		}
+	}
+	return cr, nil
+}
+
+// ran records that decls ran with result r: GoNB kept them if they
+// compiled; if the kernel was restarted since, they run again now.
+func (x *execution) ran(ctx context.Context, decls string, r CellResult) {
+	if decls == "" || CompileFailed(r) {
+		return
+	}
+	x.decls = append(x.decls, decls)
+	if (r.Status == StatusTimeout || r.Status == StatusDied) && !x.dead {
+		x.k.Execute(ctx, decls, x.timeout)
+	}
+}
+
+// nextRun returns the index of the first cell after i that runs, or -1.
+func nextRun(nb *nbformat.Notebook, i int, runs func(*nbformat.Cell) bool) int {
+	for j := i + 1; j < len(nb.Cells); j++ {
+		if runs(nb.Cells[j]) {
+			return j
+		}
+	}
+	return -1
+}
+
+// declarationsOnly reports whether a GoNB cell has no main body.
+func declarationsOnly(src string) bool {
+	return declarations(src) == src && !strings.Contains(src, "func main(")
+}
+
+// isTestCell reports whether c is a test: a grade cell.
+func isTestCell(c *nbformat.Cell) bool {
+	g, ok, _ := c.Nbgrader()
+	return ok && g.Grade
 }
 
 // sandboxPrefix writes the sandbox config for one kernel and returns the
