@@ -154,9 +154,9 @@ func (e *Expander) addMasks(dst, base []uint32, from int, terms []maskTerm) {
 	e.terms = e.terms[:0]
 }
 
-// KeyStream writes the raw key stream of seed into ks without adding it
-// anywhere: the cost of the mask generation alone, the bound the benchmarks
-// compare the protocol against.
+// KeyStream writes the raw key stream of seed into ks (the mask of seed as
+// little-endian words) without adding it anywhere: the cost of generating
+// a mask alone.
 func KeyStream(ks []byte, seed *[KeySize]byte) {
 	s := newStream(seed, 0)
 	for off := 0; off < len(ks); off += len(zeroBlock) {
