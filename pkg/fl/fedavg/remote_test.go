@@ -47,7 +47,13 @@ func helperClient() error {
 			return ClientPart(sets[0].Slice(0, remoteImages), id, clients, seed, 0, 1)
 		},
 		JoinTimeout: 30 * time.Second,
-		Logf:        func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) },
+		Logf: func(f string, a ...any) {
+			line := fmt.Sprintf(f, a...)
+			fmt.Fprintln(os.Stderr, line)
+			if hangID, hangAt, ok := strings.Cut(os.Getenv("FEDAVG_HANG"), ":"); ok && hangID == strconv.Itoa(id) && strings.Contains(line, hangAt) {
+				select {} // stand still mid-round until the test kills this process
+			}
+		},
 	}
 	return RunClient(context.Background(), os.Getenv("FEDAVG_ENDPOINT"), DenseModel(784, 16, 2, 0), opts)
 }
@@ -170,6 +176,7 @@ func TestRemoteClientKilledMidRound(t *testing.T) {
 	opts := Options{LocalEpochs: 3, BatchSize: 8, Seed: seed}
 	p := newProcess(t, opts)
 	const timeout = time.Second
+	t.Setenv("FEDAVG_HANG", "2:round 1: training")
 	srv, procs := startRemote(t, p, 3, seed, timeout)
 	state0, err := p.Initialize()
 	if err != nil {
@@ -181,7 +188,8 @@ func TestRemoteClientKilledMidRound(t *testing.T) {
 		t.Fatalf("round 0: %+v, %v; want 3 clients", m, err)
 	}
 
-	// Kill client 2 as soon as it says it is training round 1.
+	// Kill client 2 as soon as it says it is training round 1 (it then
+	// stands still, so that its update cannot beat the kill).
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for line := range procs[2].lines {

@@ -162,6 +162,7 @@ func TestRemoteSecAggClientKilledMidRound(t *testing.T) {
 	const seed = 6
 	opts := Options{LocalEpochs: 3, BatchSize: 8, Seed: seed, SecAgg: &SecAggOptions{}}
 	p := newProcess(t, opts)
+	t.Setenv("FEDAVG_HANG", "1:round 0: training") // it stands still there until killed
 	srv, procs := startRemote(t, p, 3, seed, time.Second)
 	state, err := p.Initialize()
 	if err != nil {
