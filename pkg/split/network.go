@@ -4,8 +4,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"time"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/ppml-go/ppml/pkg/nn"
 )
@@ -38,8 +42,11 @@ type Config struct {
 // Vanilla split learning puts the last segment, and so the labels, on
 // another worker.
 type Network struct {
-	cfg  Config
-	segs []*ModelPointer
+	cfg       Config
+	segs      []*ModelPointer
+	workers   []Worker // the distinct workers, in the order of their first segment
+	segWorker []int    // index in workers of each segment's worker
+	timeout   time.Duration
 }
 
 // NewNetwork initialises the model of cfg (as nn.Sequential with cfg.Init
@@ -96,6 +103,18 @@ func NewNetwork(cfg Config, segments ...Segment) (*Network, error) {
 		n.segs = append(n.segs, mp)
 		first += s.Layers
 		in = layers[len(layers)-1].Units
+		w := slices.Index(n.workers, s.Worker)
+		if w < 0 {
+			w = len(n.workers)
+			n.workers = append(n.workers, s.Worker)
+		}
+		n.segWorker = append(n.segWorker, w)
+		if r, ok := s.Worker.(*RemoteWorker); ok {
+			n.timeout = max(n.timeout, r.timeout)
+		}
+	}
+	if n.timeout == 0 {
+		n.timeout = DefaultTimeout
 	}
 	return n, nil
 }
@@ -157,6 +176,16 @@ type FitOptions struct {
 // pass through every cut. It returns each epoch's result; on an error (for
 // instance a worker that stopped answering) it returns the epochs completed
 // and the error, and the segments keep their current weights.
+//
+// The data owner only sends commands, each batch's inputs and its labels:
+// the activation at a cut goes straight from one segment's worker to the
+// next (PySyft's move), and the gradient straight back. Every worker runs
+// its part of each step in the order of plain sequential training (forward
+// through the segments, the loss, backward), waiting for what the others
+// send it, so the results are those of training in one process; the
+// commands for the next batches are already queued on the workers while
+// they wait. Only deliveries to an in-process worker go through the data
+// owner.
 func (n *Network) Fit(x []float32, labels []int32, opt FitOptions) ([]EpochResult, error) {
 	d := n.cfg.InputDim
 	if opt.Epochs <= 0 || opt.BatchSize <= 0 {
@@ -170,7 +199,6 @@ func (n *Network) Fit(x []float32, labels []int32, opt FitOptions) ([]EpochResul
 	for i := range order {
 		order[i] = i
 	}
-	batches := (len(labels) + opt.BatchSize - 1) / opt.BatchSize
 	var history []EpochResult
 	for epoch := range opt.Epochs {
 		start := time.Now()
@@ -178,22 +206,8 @@ func (n *Network) Fit(x []float32, labels []int32, opt FitOptions) ([]EpochResul
 			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		}
 		res := EpochResult{Epoch: epoch, Cuts: make([]CutStats, len(n.segs)-1)}
-		for b := range batches {
-			rows := order[b*opt.BatchSize : min((b+1)*opt.BatchSize, len(order))]
-			bx := make([]float32, 0, len(rows)*d)
-			by := make([]int32, 0, len(rows))
-			for _, r := range rows {
-				bx = append(bx, x[r*d:(r+1)*d]...)
-				by = append(by, labels[r])
-			}
-			mt, err := n.step(bx, by, res.Cuts)
-			if err != nil {
-				return history, fmt.Errorf("split: epoch %d, batch %d: %w", epoch, b, err)
-			}
-			res.Train = addMetrics(res.Train, mt)
-			if opt.Progress != nil {
-				opt.Progress(Progress{Epoch: epoch, Epochs: opt.Epochs, Batch: b + 1, Batches: batches, Train: res.Train})
-			}
+		if err := n.epoch(x, labels, order, opt, &res); err != nil {
+			return history, fmt.Errorf("split: epoch %d, %w", epoch, err)
 		}
 		res.Duration = time.Since(start)
 		history = append(history, res)
@@ -216,53 +230,266 @@ func addMetrics(a, b nn.Metrics) nn.Metrics {
 	}
 }
 
-func tensorBytes(t *tensors.Tensor) int64 { return t.Shape().ByteSize() }
+// job is one request of a training step for one worker.
+type job struct {
+	step    int
+	req     request
+	metrics int     // index of the command whose result holds the batch metrics, -1 if none
+	relays  []relay // results to deliver to in-process workers
+}
 
-// step trains on one batch: forward through every segment, the loss and its
-// gradient on the last, and the gradient back through every cut. Each
-// segment's work is one round trip to its worker.
-func (n *Network) step(x []float32, labels []int32, cuts []CutStats) (nn.Metrics, error) {
-	rows := len(labels)
-	act := tensors.FromFlatDataAndDimensions(x, rows, n.cfg.InputDim)
-	last := len(n.segs) - 1
+// relay is an object a remote worker returns for an in-process worker.
+type relay struct {
+	result int
+	to     Worker
+	id     ObjectID
+}
+
+// inFlight bounds the requests a RemoteWorker has in flight during Fit:
+// enough for the next step's commands to wait on the worker.
+const inFlight = 3
+
+// epoch trains on the batches of one epoch: a planner goroutine turns each
+// batch into requests for every worker, one driver goroutine per worker
+// sends them (a RemoteWorker's several at a time), and this goroutine
+// gathers the batch metrics in order.
+func (n *Network) epoch(x []float32, labels []int32, order []int, opt FitOptions, res *EpochResult) error {
+	d := n.cfg.InputDim
+	batches := (len(labels) + opt.BatchSize - 1) / opt.BatchSize
+	stop := make(chan struct{})
+	var (
+		once     sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		once.Do(func() {
+			firstErr = err
+			close(stop)
+		})
+	}
+	metrics := make(chan nn.Metrics, batches)
+	queues := make([]chan job, len(n.workers))
+	for i := range queues {
+		queues[i] = make(chan job, 2*inFlight)
+	}
+	go func() { // planner
+		defer func() {
+			for _, q := range queues {
+				close(q)
+			}
+		}()
+		for b := range batches {
+			rows := order[b*opt.BatchSize : min((b+1)*opt.BatchSize, len(order))]
+			bx := tensors.FromShape(shapes.Make(dtypes.Float32, len(rows), d))
+			tensors.MustMutableFlatData(bx, func(flat []float32) {
+				for k, r := range rows {
+					copy(flat[k*d:(k+1)*d], x[r*d:(r+1)*d])
+				}
+			})
+			by := make([]int32, len(rows))
+			for k, r := range rows {
+				by[k] = labels[r]
+			}
+			for w, jobs := range n.plan(b, bx, tensors.FromFlatDataAndDimensions(by, len(rows))) {
+				for _, j := range jobs {
+					select {
+					case queues[w] <- j:
+					case <-stop:
+						return
+					}
+				}
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i, w := range n.workers {
+		wg.Go(func() { n.drive(w, queues[i], stop, metrics, fail) })
+	}
+	finished := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(finished)
+	}()
+gather:
+	for b := 0; b < batches; b++ {
+		var mt nn.Metrics
+		select {
+		case mt = <-metrics:
+		case <-stop:
+			break gather
+		}
+		rows := min((b+1)*opt.BatchSize, len(order)) - b*opt.BatchSize
+		for i := range res.Cuts {
+			bytes := int64(rows) * int64(n.cfg.Layers[n.cutLayer(i)].Units) * 4
+			c := &res.Cuts[i]
+			c.ForwardMessages++
+			c.BackwardMessages++
+			c.ForwardBytes += bytes
+			c.BackwardBytes += bytes
+		}
+		res.Train = addMetrics(res.Train, mt)
+		if opt.Progress != nil {
+			opt.Progress(Progress{Epoch: res.Epoch, Epochs: opt.Epochs, Batch: b + 1, Batches: batches, Train: res.Train})
+		}
+	}
+	select {
+	case <-finished:
+	case <-stop:
+	}
+	select {
+	case <-stop:
+		// Remote workers give up the requests of a closed connection,
+		// in-process ones were given stop.
+		for _, w := range n.workers {
+			if r, ok := w.(*RemoteWorker); ok {
+				_ = r.Close()
+			}
+		}
+		<-finished
+		return firstErr
+	default:
+		<-finished
+		return nil
+	}
+}
+
+// cutLayer is the index in cfg.Layers of the last layer before cut i.
+func (n *Network) cutLayer(i int) int {
+	l := -1
+	for _, s := range n.segs[:i+1] {
+		l += len(s.layers)
+	}
+	return l
+}
+
+// drive runs a worker's jobs in order until the queue closes or stop is
+// closed, passing on the batch metrics and the objects for in-process
+// workers. A RemoteWorker gets up to inFlight requests at a time.
+func (n *Network) drive(w Worker, queue <-chan job, stop <-chan struct{}, metrics chan<- nn.Metrics, fail func(error)) {
+	finish := func(j job, res []result, err error) bool {
+		if err != nil {
+			fail(fmt.Errorf("batch %d: %w", j.step, err))
+			return false
+		}
+		for _, r := range j.relays {
+			if _, err := r.to.run(request{cmds: []command{{Op: opDeliver, Out: r.id, Tensor: res[r.result].Tensor}}}, nil); err != nil {
+				fail(fmt.Errorf("batch %d: %w", j.step, err))
+				return false
+			}
+		}
+		if j.metrics >= 0 {
+			metrics <- *res[j.metrics].Metrics
+		}
+		return true
+	}
+	rw, remote := w.(*RemoteWorker)
+	if !remote {
+		for j := range queue {
+			res, err := w.run(j.req, stop)
+			if !finish(j, res, err) {
+				return
+			}
+		}
+		return
+	}
+	type pending struct {
+		j  job
+		cl *call
+	}
+	inflight := make(chan pending, inFlight-2)
+	go func() { // sender
+		defer close(inflight)
+		for j := range queue {
+			cl, err := rw.startCancel(j.req, stop)
+			if err != nil {
+				fail(fmt.Errorf("batch %d: %w", j.step, err))
+				return
+			}
+			select {
+			case inflight <- pending{j, cl}:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	ok := true
+	for p := range inflight {
+		if ok {
+			res, err := p.cl.wait(stop)
+			ok = finish(p.j, res, err)
+		} else {
+			p.cl.conn.forget(p.cl)
+		}
+	}
+}
+
+// plan turns one training step into requests for each worker: forward
+// through every segment, the loss and its gradient on the last, and the
+// gradient back through every cut. Objects crossing a cut go straight from
+// worker to worker; the receiving worker awaits them.
+func (n *Network) plan(step int, x, y *tensors.Tensor) [][]job {
+	jobs := make([][]job, len(n.workers))
+	cur := make([]job, len(n.workers))
+	for i := range cur {
+		cur[i].metrics = -1
+	}
+	emit := func(w int, c command) int {
+		cur[w].req.cmds = append(cur[w].req.cmds, c)
+		return len(cur[w].req.cmds) - 1
+	}
+	flush := func(w int) {
+		if len(cur[w].req.cmds) > 0 {
+			j := cur[w]
+			j.step, j.req.timeout = step, n.timeout
+			jobs[w] = append(jobs[w], j)
+		}
+		cur[w] = job{metrics: -1}
+	}
+	transfer := func(from, to int, o ObjectID) ObjectID {
+		if from == to {
+			return o
+		}
+		id := newID()
+		src, dst := n.workers[from], n.workers[to]
+		_, srcRemote := src.(*RemoteWorker)
+		r, dstRemote := dst.(*RemoteWorker)
+		switch {
+		case srcRemote && dstRemote:
+			emit(from, command{Op: opSend, A: o, Out: id, Peer: r.Addr(), Delete: true})
+		case srcRemote:
+			i := emit(from, command{Op: opGet, A: o, Delete: true})
+			cur[from].relays = append(cur[from].relays, relay{result: i, to: dst, id: id})
+			flush(from)
+		default:
+			emit(from, command{Op: opSend, A: o, Out: id, to: dst, Delete: true})
+		}
+		emit(to, command{Op: opAwait, A: id})
+		return id
+	}
+	sw, last := n.segWorker, len(n.segs)-1
+	in := newID()
+	emit(sw[0], command{Op: opPut, Out: in, Tensor: x})
 	for i, s := range n.segs[:last] {
-		in := newID()
-		res, err := s.worker.exec([]command{
-			{Op: opPut, Out: in, Tensor: act},
-			{Op: opForward, A: s.id, B: in, Delete: true},
-		})
-		if err != nil {
-			return nn.Metrics{}, fmt.Errorf("forward on segment %d: %w", i, err)
-		}
-		act = res[1].Tensor
-		cuts[i].ForwardMessages++
-		cuts[i].ForwardBytes += tensorBytes(act)
+		out := newID()
+		emit(sw[i], command{Op: opForward, A: s.id, B: in, Out: out, Delete: true})
+		in = transfer(sw[i], sw[i+1], out)
 	}
-	top := n.segs[last]
-	in, lab := newID(), newID()
-	res, err := top.worker.exec([]command{
-		{Op: opPut, Out: in, Tensor: act},
-		{Op: opPut, Out: lab, Tensor: tensors.FromFlatDataAndDimensions(labels, rows)},
-		{Op: opTrainTop, A: top.id, B: in, C: lab, Delete: true},
-	})
-	if err != nil {
-		return nn.Metrics{}, fmt.Errorf("loss on segment %d: %w", last, err)
-	}
-	grad, mt := res[2].Tensor, *res[2].Metrics
+	lab, g := newID(), newID()
+	emit(sw[last], command{Op: opPut, Out: lab, Tensor: y})
+	cur[sw[last]].metrics = emit(sw[last], command{Op: opTrainTop, A: n.segs[last].id, B: in, C: lab, Out: g, Delete: true})
 	for i := last - 1; i >= 0; i-- {
-		cuts[i].BackwardMessages++
-		cuts[i].BackwardBytes += tensorBytes(grad)
-		s, g := n.segs[i], newID()
-		res, err := s.worker.exec([]command{
-			{Op: opPut, Out: g, Tensor: grad},
-			{Op: opBackwardStep, A: s.id, B: g, Delete: true, Grad: i > 0},
-		})
-		if err != nil {
-			return nn.Metrics{}, fmt.Errorf("backward on segment %d: %w", i, err)
+		g = transfer(sw[i+1], sw[i], g)
+		var dx ObjectID
+		if i > 0 {
+			dx = newID()
 		}
-		grad = res[1].Tensor
+		emit(sw[i], command{Op: opBackwardStep, A: n.segs[i].id, B: g, Out: dx, Delete: true, Grad: i > 0})
+		g = dx
 	}
-	return mt, nil
+	for w := range cur {
+		flush(w)
+	}
+	return jobs
 }
 
 // Evaluate runs the network on len(labels) rows of x in batches and returns

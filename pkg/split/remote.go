@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -19,18 +21,44 @@ const DefaultTimeout = 30 * time.Second
 var ErrTimeout = errors.New("no reply from worker")
 
 // RemoteWorker is a Worker in another process (`ppml worker --listen ADDR`),
-// reached over ZeroMQ REQ/REP. Every call waits at most the worker's timeout;
-// after a timeout the connection is re-established on the next call. It is
-// safe for concurrent use (calls are serialised).
+// reached over ZeroMQ (a DEALER connection to the worker's ROUTER). Requests
+// carry ids, so several may be in flight; the worker runs them in order.
+// While requests are pending, the worker must answer one of them at least
+// every timeout, or they fail with ErrTimeout and the connection is
+// re-established on the next call. It is safe for concurrent use.
 type RemoteWorker struct {
 	addr     string
 	id       string
 	timeout  time.Duration
 	maxBytes int
+	nextID   atomic.Uint64
 
-	mu     sync.Mutex
-	sock   zmq4.Socket
-	cancel context.CancelFunc
+	mu   sync.Mutex
+	conn *remoteConn // nil when disconnected
+}
+
+// remoteConn is one connection of a RemoteWorker and its requests in flight.
+type remoteConn struct {
+	w *RemoteWorker
+	z *zmtpConn
+
+	sendMu sync.Mutex
+	buf    []byte // encoding buffer, reused under sendMu
+
+	mu      sync.Mutex
+	pending map[uint64]*call
+	err     error     // why the connection is closed
+	last    time.Time // when the worker last answered, or the first pending request was sent
+}
+
+// call is a request in flight.
+type call struct {
+	conn *remoteConn
+	id   uint64
+	n    int // commands
+	done chan struct{}
+	res  []result
+	err  error
 }
 
 // DialOptions configure Dial.
@@ -63,7 +91,8 @@ func Dial(addr string, opts DialOptions) (*RemoteWorker, error) {
 // ID returns the remote worker's name.
 func (w *RemoteWorker) ID() string { return w.id }
 
-// Addr returns the address the worker was dialled at.
+// Addr returns the address the worker was dialled at. Other workers reach
+// it there too when objects are sent to it directly.
 func (w *RemoteWorker) Addr() string { return w.addr }
 
 // String names the worker and its address.
@@ -79,34 +108,14 @@ func (w *RemoteWorker) Objects() ([]ObjectInfo, error) {
 }
 
 // Close closes the connection; the remote objects stay with the worker.
+// Requests in flight fail.
 func (w *RemoteWorker) Close() error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.disconnect()
-	return nil
-}
-
-func (w *RemoteWorker) disconnect() {
-	if w.sock != nil {
-		_ = w.sock.Close()
-		w.cancel()
-		w.sock, w.cancel = nil, nil
+	c := w.conn
+	w.mu.Unlock()
+	if c != nil {
+		c.fail(fmt.Errorf("split: worker %s: connection closed", w.name()))
 	}
-}
-
-func (w *RemoteWorker) connect() error {
-	if w.sock != nil {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	sock := zmq4.NewReq(ctx, zmq4.WithTimeout(w.timeout), zmq4.WithDialerTimeout(w.timeout),
-		zmq4.WithDialerRetry(100*time.Millisecond), zmq4.WithDialerMaxRetries(int(w.timeout/(100*time.Millisecond))+1))
-	if err := sock.Dial(w.addr); err != nil {
-		_ = sock.Close()
-		cancel()
-		return fmt.Errorf("split: dialling worker at %s: %w", w.addr, err)
-	}
-	w.sock, w.cancel = sock, cancel
 	return nil
 }
 
@@ -118,84 +127,208 @@ func (w *RemoteWorker) name() string {
 	return w.id + " at " + w.addr
 }
 
-// exec sends the batch as one request and waits for the reply.
-func (w *RemoteWorker) exec(cmds []command) ([]result, error) {
-	req, err := encodeRequest(cmds)
-	if err != nil {
-		return nil, fmt.Errorf("split: worker %s: %w", w.name(), err)
-	}
-	reply, err := w.roundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	res, err := decodeReply(reply)
-	var re *remoteError
-	if errors.As(err, &re) {
-		return nil, fmt.Errorf("split: %s", re.msg)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("split: reply from worker %s: %w", w.name(), err)
-	}
-	if len(res) != len(cmds) {
-		return nil, fmt.Errorf("split: worker %s answered %d results for %d commands", w.name(), len(res), len(cmds))
-	}
-	return res, nil
-}
-
-// roundTrip sends one request frame and returns the reply frame, within the
-// timeout.
-func (w *RemoteWorker) roundTrip(req []byte) ([]byte, error) {
+// connection returns the current connection, dialling if there is none.
+func (w *RemoteWorker) connection() (*remoteConn, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.connect(); err != nil {
+	if w.conn != nil {
+		return w.conn, nil
+	}
+	z, err := dialZMTP(w.addr, w.timeout)
+	if err != nil {
+		return nil, fmt.Errorf("split: dialling worker at %s: %w", w.addr, err)
+	}
+	c := &remoteConn{w: w, z: z, pending: map[uint64]*call{}}
+	w.conn = c
+	go c.read()
+	return c, nil
+}
+
+// exec sends the batch as one request and waits for the reply.
+func (w *RemoteWorker) exec(cmds []command) ([]result, error) {
+	return w.run(request{cmds: cmds}, nil)
+}
+
+// run sends the request and waits for its reply, or until cancel is closed.
+func (w *RemoteWorker) run(r request, cancel <-chan struct{}) ([]result, error) {
+	cl, err := w.startCancel(r, cancel)
+	if err != nil {
 		return nil, err
 	}
-	type reply struct {
-		msg zmq4.Msg
+	return cl.wait(cancel)
+}
+
+// startCancel is start, given up when cancel is closed first (dialling a
+// worker that does not answer takes up to the timeout).
+func (w *RemoteWorker) startCancel(r request, cancel <-chan struct{}) (*call, error) {
+	if cancel == nil {
+		return w.start(r)
+	}
+	type started struct {
+		cl  *call
 		err error
 	}
-	done := make(chan reply, 1)
-	sock := w.sock
+	ch := make(chan started, 1)
 	go func() {
-		if err := sock.Send(zmq4.NewMsg(req)); err != nil {
-			done <- reply{err: err}
-			return
-		}
-		msg, err := sock.Recv()
-		done <- reply{msg, err}
+		cl, err := w.start(r)
+		ch <- started{cl, err}
 	}()
-	timer := time.NewTimer(w.timeout)
-	defer timer.Stop()
 	select {
-	case r := <-done:
-		if r.err != nil {
-			w.disconnect()
-			return nil, fmt.Errorf("split: worker %s: %w", w.name(), r.err)
-		}
-		frame, err := replyFrame(r.msg, w.maxBytes)
-		if err != nil {
-			w.disconnect()
-			return nil, fmt.Errorf("split: worker %s: %w", w.name(), err)
-		}
-		return frame, nil
-	case <-timer.C:
-		w.disconnect() // unblocks the goroutine
-		return nil, fmt.Errorf("split: worker %s: %w within %v", w.name(), ErrTimeout, w.timeout)
+	case s := <-ch:
+		return s.cl, s.err
+	case <-cancel:
+		go func() {
+			if s := <-ch; s.cl != nil {
+				s.cl.conn.forget(s.cl)
+			}
+		}()
+		return nil, fmt.Errorf("split: worker %s: %w", w.name(), errAborted)
 	}
 }
 
-// replyFrame returns the one non-empty frame of a request or reply (zmq4's REQ/REP
-// envelope may leave empty delimiter frames before it).
-func replyFrame(msg zmq4.Msg, maxBytes int) ([]byte, error) {
-	frames := msg.Frames
+// start sends the request (its timeout defaults to the worker's) and
+// returns the call to wait for.
+func (w *RemoteWorker) start(r request) (*call, error) {
+	c, err := w.connection()
+	if err != nil {
+		return nil, err
+	}
+	r.id = w.nextID.Add(1)
+	if r.timeout <= 0 {
+		r.timeout = w.timeout
+	}
+	cl := &call{conn: c, id: r.id, n: len(r.cmds), done: make(chan struct{})}
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, c.err
+	}
+	if len(c.pending) == 0 {
+		c.last = time.Now()
+	}
+	c.pending[r.id] = cl
+	c.mu.Unlock()
+
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	buf, err := encodeRequest(c.buf, r)
+	if err != nil {
+		c.forget(cl)
+		return nil, fmt.Errorf("split: worker %s: %w", w.name(), err)
+	}
+	c.buf = buf
+	if err := c.z.send(w.timeout, buf); err != nil {
+		c.fail(fmt.Errorf("split: worker %s: sending a request: %w", w.name(), err))
+	}
+	return cl, nil // a failed send fails the call
+}
+
+// wait returns the call's results, or an error if the worker stays silent
+// for the timeout or cancel is closed first.
+func (cl *call) wait(cancel <-chan struct{}) ([]result, error) {
+	c := cl.conn
+	timer := time.NewTimer(c.w.timeout)
+	defer timer.Stop()
+	for {
+		select {
+		case <-cl.done:
+			return cl.res, cl.err
+		case <-cancel:
+			c.forget(cl)
+			return nil, fmt.Errorf("split: worker %s: %w", c.w.name(), errAborted)
+		case <-timer.C:
+			c.mu.Lock()
+			left := c.w.timeout - time.Since(c.last)
+			c.mu.Unlock()
+			if left > 0 {
+				timer.Reset(left)
+				continue
+			}
+			c.fail(fmt.Errorf("split: worker %s: %w within %v", c.w.name(), ErrTimeout, c.w.timeout))
+		}
+	}
+}
+
+// forget drops a call whose reply no one will read.
+func (c *remoteConn) forget(cl *call) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pending, cl.id)
+}
+
+// fail closes the connection: every call in flight fails with err, and the
+// next request dials again.
+func (c *remoteConn) fail(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	for _, cl := range pending {
+		cl.err = err
+		close(cl.done)
+	}
+	c.w.mu.Lock()
+	if c.w.conn == c {
+		c.w.conn = nil
+	}
+	c.w.mu.Unlock()
+	_ = c.z.close()
+}
+
+// read receives replies and completes their calls until the connection
+// fails.
+func (c *remoteConn) read() {
+	w := c.w
+	for {
+		frames, err := c.z.recv(w.maxBytes)
+		if err != nil {
+			c.fail(fmt.Errorf("split: worker %s: %w", w.name(), err))
+			return
+		}
+		frame, err := replyFrame(frames)
+		if err != nil {
+			c.fail(fmt.Errorf("split: worker %s: %w", w.name(), err))
+			return
+		}
+		id, res, err := decodeReply(frame)
+		var re *remoteError
+		if err != nil && !errors.As(err, &re) {
+			c.fail(fmt.Errorf("split: reply from worker %s: %w", w.name(), err))
+			return
+		}
+		c.mu.Lock()
+		cl, ok := c.pending[id]
+		delete(c.pending, id)
+		c.last = time.Now()
+		c.mu.Unlock()
+		if !ok {
+			continue // a reply to a call given up
+		}
+		switch {
+		case re != nil:
+			cl.err = fmt.Errorf("split: %w", re)
+		case len(res) != cl.n:
+			cl.err = fmt.Errorf("split: worker %s answered %d results for %d commands", w.name(), len(res), cl.n)
+		default:
+			cl.res = res
+		}
+		close(cl.done)
+	}
+}
+
+// replyFrame returns the one non-empty frame of a reply (a REQ client's
+// request or a reply to it has an empty delimiter frame before it).
+func replyFrame(frames [][]byte) ([]byte, error) {
 	for len(frames) > 1 && len(frames[0]) == 0 {
 		frames = frames[1:]
 	}
 	if len(frames) != 1 {
 		return nil, fmt.Errorf("%w: %d frames, want 1", errMalformed, len(frames))
-	}
-	if len(frames[0]) > maxBytes {
-		return nil, fmt.Errorf("message of %d bytes exceeds the limit of %d", len(frames[0]), maxBytes)
 	}
 	return frames[0], nil
 }
@@ -208,12 +341,23 @@ type ServeOptions struct {
 	Log func(format string, args ...any)
 }
 
-// Server serves a VirtualWorker's objects to RemoteWorkers over ZeroMQ.
+// maxQueued bounds the requests a server holds before running them; more
+// get an error reply.
+const maxQueued = 256
+
+// Server serves a VirtualWorker's objects to RemoteWorkers over ZeroMQ (as
+// a ROUTER, so REQ and DEALER clients alike). Requests run one at a time in
+// arrival order, except deliveries from other workers and greetings, which
+// run at once: a request may be waiting for a delivery. The requests of a
+// connection that closes are given up.
 type Server struct {
 	worker *VirtualWorker
 	opts   ServeOptions
-	sock   zmq4.Socket
-	cancel context.CancelFunc
+	ln     net.Listener
+
+	mu     sync.Mutex
+	conns  map[*zmtpConn]bool
+	closed bool
 }
 
 // Listen binds a worker server to addr (for instance "tcp://127.0.0.1:5555";
@@ -222,32 +366,43 @@ func Listen(addr string, worker *VirtualWorker, opts ServeOptions) (*Server, err
 	if opts.MaxMessageBytes <= 0 {
 		opts.MaxMessageBytes = DefaultMaxMessageBytes
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	sock := zmq4.NewRep(ctx)
-	if err := sock.Listen(addr); err != nil {
-		_ = sock.Close()
-		cancel()
+	hostPort, err := tcpAddress(addr)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", hostPort)
+	if err != nil {
 		return nil, fmt.Errorf("split: listening on %s: %w", addr, err)
 	}
-	return &Server{worker: worker, opts: opts, sock: sock, cancel: cancel}, nil
+	return &Server{worker: worker, opts: opts, ln: ln, conns: map[*zmtpConn]bool{}}, nil
 }
 
 // Addr returns the address the server listens on, as tcp://host:port.
-func (s *Server) Addr() string {
-	a := s.sock.Addr()
-	if a == nil {
-		return ""
-	}
-	return a.Network() + "://" + a.String()
-}
+func (s *Server) Addr() string { return "tcp://" + s.ln.Addr().String() }
 
 // Worker returns the served worker.
 func (s *Server) Worker() *VirtualWorker { return s.worker }
 
-// Close stops the server; a running Serve returns.
+// Close stops the server and closes its connections; a running Serve
+// returns.
 func (s *Server) Close() error {
-	s.cancel()
-	return s.sock.Close()
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = map[*zmtpConn]bool{}
+	s.mu.Unlock()
+	for c := range conns {
+		_ = c.close()
+	}
+	return s.ln.Close()
+}
+
+// queued is a request waiting for its turn, with where its reply goes.
+type queued struct {
+	conn     *zmtpConn
+	gone     <-chan struct{} // closed when the connection is
+	envelope [][]byte
+	req      request
 }
 
 // Serve answers requests until ctx is done or the server is closed. A
@@ -256,21 +411,97 @@ func (s *Server) Close() error {
 func (s *Server) Serve(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
 	defer stop()
+	jobs := make(chan queued, maxQueued)
+	defer close(jobs)
+	go func() {
+		var buf []byte
+		for j := range jobs {
+			res, err := s.worker.run(j.req, j.gone)
+			buf = s.reply(buf, j.conn, j.envelope, j.req.id, res, err)
+		}
+	}()
 	for {
-		msg, err := s.sock.Recv()
+		tcp, err := s.ln.Accept()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "closed") {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed || ctx.Err() != nil {
 				return nil
 			}
-			s.logf("receive: %v", err)
+			s.logf("worker %s: accept: %v", s.worker.ID(), err)
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		reply := s.handle(msg)
-		if err := s.sock.Send(zmq4.NewMsg(reply)); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			s.logf("send: %v", err)
+		go s.serveConn(tcp.(*net.TCPConn), jobs)
+	}
+}
+
+// serveConn reads the requests of one connection: deliveries and greetings
+// are answered at once, the rest queued for the worker. When the
+// connection closes, its queued requests are given up.
+func (s *Server) serveConn(tcp *net.TCPConn, jobs chan<- queued) {
+	c, err := openZMTP(tcp, zmq4.Router, true, DefaultTimeout)
+	if err != nil {
+		s.logf("worker %s: handshake: %v", s.worker.ID(), err)
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = c.close()
+		return
+	}
+	s.conns[c] = true
+	s.mu.Unlock()
+	gone := make(chan struct{})
+	defer func() {
+		close(gone)
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		_ = c.close()
+	}()
+	var buf []byte
+	for {
+		frames, err := c.recv(s.opts.MaxMessageBytes)
+		if errors.Is(err, errTooLarge) {
+			buf = s.reply(buf, c, nil, 0, nil, fmt.Errorf("worker %s: request exceeds the limit of %d bytes",
+				s.worker.ID(), s.opts.MaxMessageBytes))
+			continue
+		}
+		if err != nil {
+			return // the client went away
+		}
+		if len(frames) == 0 {
+			continue
+		}
+		// A REQ client puts an empty delimiter frame before its request;
+		// the reply goes back with the same envelope.
+		n := len(frames) - 1
+		var envelope [][]byte
+		for _, f := range frames[:n] {
+			envelope = append(envelope, slices.Clone(f))
+		}
+		req, err := decodeRequest(frames[n], s.worker.reuse)
+		req.decoded = true
+		if err != nil {
+			buf = s.reply(buf, c, envelope, req.id, nil, fmt.Errorf("worker %s: %w", s.worker.ID(), err))
+			continue
+		}
+		immediate := len(req.cmds) > 0
+		for _, cmd := range req.cmds {
+			immediate = immediate && cmd.Op.immediate()
+		}
+		if immediate {
+			res, err := s.worker.run(req, gone)
+			buf = s.reply(buf, c, envelope, req.id, res, err)
+			continue
+		}
+		select {
+		case jobs <- queued{c, gone, envelope, req}:
+		default:
+			buf = s.reply(buf, c, envelope, req.id, nil, fmt.Errorf("worker %s: busy: %d requests waiting", s.worker.ID(), maxQueued))
 		}
 	}
 }
@@ -281,28 +512,20 @@ func (s *Server) logf(format string, args ...any) {
 	}
 }
 
-// handle decodes, runs and answers one request.
-func (s *Server) handle(msg zmq4.Msg) []byte {
-	fail := func(err error) []byte {
-		s.logf("worker %s: %v", s.worker.ID(), err)
-		b, _ := encodeReply(nil, err)
-		return b
+// reply answers request id (0 if unknown) with its results or its error,
+// encoding into buf, which it returns for reuse.
+func (s *Server) reply(buf []byte, c *zmtpConn, envelope [][]byte, id uint64, res []result, failure error) []byte {
+	if failure != nil {
+		s.logf("%v", failure)
 	}
-	frame, err := replyFrame(msg, s.opts.MaxMessageBytes)
+	b, err := encodeReply(buf, id, res, failure)
 	if err != nil {
-		return fail(fmt.Errorf("worker %s: request: %w", s.worker.ID(), err))
+		failure = fmt.Errorf("worker %s: encoding reply: %w", s.worker.ID(), err)
+		s.logf("%v", failure)
+		b, _ = encodeReply(buf, id, nil, failure)
 	}
-	cmds, err := decodeRequest(frame)
-	if err != nil {
-		return fail(fmt.Errorf("worker %s: %w", s.worker.ID(), err))
-	}
-	res, err := s.worker.exec(cmds)
-	if err != nil {
-		return fail(err)
-	}
-	b, err := encodeReply(res, nil)
-	if err != nil {
-		return fail(fmt.Errorf("worker %s: encoding reply: %w", s.worker.ID(), err))
+	if err := c.send(DefaultTimeout, append(envelope, b)...); err != nil {
+		s.logf("worker %s: sending a reply: %v", s.worker.ID(), err)
 	}
 	return b
 }

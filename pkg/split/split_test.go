@@ -158,24 +158,31 @@ func TestWireRoundTrip(t *testing.T) {
 		{Op: opNewModel, Out: 9, Spec: &modelSpec{InputDim: 3, Layers: []nn.Layer{nn.Dense(2, nn.LogSoftmax)}, Loss: nn.NLL, LearningRate: 0.03},
 			Tensor: tensors.FromValue([]float32{1, 2, 3, 4, 5, 6, 7, 8})},
 		{Op: opSetLR, A: 9, Rate: 0.5},
+		{Op: opSend, A: 9, Out: 10, Peer: "tcp://127.0.0.1:1", Delete: true},
+		{Op: opDeliver, Out: 11, Tensor: tensors.FromValue([]int32{4, 5})},
+		{Op: opAwait, A: 11},
 	}
-	b, err := encodeRequest(cmds)
+	b, err := encodeRequest(nil, request{id: 3, timeout: 1500 * time.Millisecond, cmds: cmds})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeRequest(b)
+	req, err := decodeRequest(b, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	got := req.cmds
+	if req.id != 3 || req.timeout != 1500*time.Millisecond {
+		t.Errorf("round trip changed the request header: %+v", req)
 	}
 	if len(got) != len(cmds) || got[1].C != 3 || !got[1].Delete || !got[2].Grad || got[3].Spec.LearningRate != 0.03 ||
-		got[3].Spec.Layers[0] != nn.Dense(2, nn.LogSoftmax) || got[4].Rate != 0.5 ||
-		!got[0].Tensor.Equal(cmds[0].Tensor) {
+		got[3].Spec.Layers[0] != nn.Dense(2, nn.LogSoftmax) || got[4].Rate != 0.5 || got[5].Peer != "tcp://127.0.0.1:1" ||
+		!got[0].Tensor.Equal(cmds[0].Tensor) || !got[6].Tensor.Equal(cmds[6].Tensor) {
 		t.Errorf("round trip changed the commands: %+v", got)
 	}
 	// Every strict prefix is malformed, and so is every single corrupted
 	// length; none may panic.
 	for i := range b {
-		if _, err := decodeRequest(b[:i]); err == nil {
+		if _, err := decodeRequest(b[:i], nil); err == nil {
 			t.Errorf("prefix of %d bytes decoded", i)
 		}
 	}
@@ -183,23 +190,25 @@ func TestWireRoundTrip(t *testing.T) {
 	for range 2000 {
 		c := append([]byte(nil), b...)
 		c[rng.IntN(len(c))] = byte(rng.IntN(256))
-		_, _ = decodeRequest(c)
+		_, _ = decodeRequest(c, nil)
 	}
-	huge := []byte{'P', 'S', wireVersion, 1, byte(opPut)}
-	huge = append(huge, make([]byte, 25)...)
+	huge, _ := encodeRequest(nil, request{cmds: []command{{Op: opAwait}}})
+	huge = huge[:len(huge)-34] // the header and the number of commands
+	huge = append(huge, byte(opPut))
+	huge = append(huge, make([]byte, 33)...)
 	huge = append(huge, 0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f, 0xff, 0xff, 0xff, 0xff, 0x0f)
-	if _, err := decodeRequest(huge); err == nil || !errors.Is(err, errMalformed) {
+	if _, err := decodeRequest(huge, nil); err == nil || !errors.Is(err, errMalformed) {
 		t.Errorf("a tensor announcing 2^64 elements: err = %v, want malformed", err)
 	}
 }
 
 func FuzzDecodeRequest(f *testing.F) {
-	b, _ := encodeRequest([]command{{Op: opPut, Out: 1, Tensor: tensors.FromValue([]float32{1, 2})}, {Op: opGet, A: 1}})
+	b, _ := encodeRequest(nil, request{id: 1, cmds: []command{{Op: opPut, Out: 1, Tensor: tensors.FromValue([]float32{1, 2})}, {Op: opGet, A: 1}}})
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cmds, err := decodeRequest(data)
+		req, err := decodeRequest(data, nil)
 		if err == nil {
-			if _, err := encodeRequest(cmds); err != nil {
+			if _, err := encodeRequest(nil, req); err != nil {
 				t.Errorf("decoded commands do not re-encode: %v", err)
 			}
 		}
@@ -215,7 +224,7 @@ func TestMalformedRequestGetsErrorReply(t *testing.T) {
 	if err := sock.Dial(srv.Addr()); err != nil {
 		t.Fatal(err)
 	}
-	for _, garbage := range [][]byte{[]byte("hello"), {'P', 'S', wireVersion, 0xff, 0xff, 0xff, 0xff, 0xff}, {}} {
+	for _, garbage := range [][]byte{[]byte("hello"), {'P', 'S', wireVersion, 0xff, 0xff, 0xff, 0xff, 0xff}, {}, {'P', 'S', wireVersion, 1, 2, 3, 4, 5, 6, 7, 8}} {
 		if err := sock.Send(zmq4.NewMsg(garbage)); err != nil {
 			t.Fatal(err)
 		}
@@ -223,11 +232,11 @@ func TestMalformedRequestGetsErrorReply(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		frame, err := replyFrame(msg, DefaultMaxMessageBytes)
+		frame, err := replyFrame(msg.Frames)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = decodeReply(frame)
+		_, _, err = decodeReply(frame)
 		var re *remoteError
 		if !errors.As(err, &re) || !strings.Contains(re.msg, "malformed") {
 			t.Errorf("reply to %q: %v, want a malformed-message error", garbage, err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"time"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -15,21 +17,28 @@ import (
 // The wire format is one ZeroMQ frame per request and per reply, little
 // endian, with unsigned varints for counts and sizes:
 //
-//	request: "PS" version=1, n, n × command
+//	request: "PS" version=2, id(8), timeout (milliseconds), n, n × command
 //	command: op(1) out(8) a(8) b(8) c(8) flags(1), then by op:
-//	         put: tensor; newModel: spec, tensor (the flat weights); setLR: rate(8, float64 bits)
+//	         put, deliver: tensor; newModel: spec, tensor (the flat weights);
+//	         setLR: rate(8, float64 bits); send: peer address (string)
 //	tensor:  dtype(1) rank(1) rank × dim, raw data
 //	spec:    inputDim, n, n × (units, activation(1)), loss(1), learningRate(8, float64 bits)
-//	reply:   "PS" version=1, status(1); status 0: n, n × result; status 1: error string
+//	reply:   "PS" version=2, id(8) of the request, status(1); status 0: n, n × result;
+//	         status 1, 2, 3: error string (2: a timeout, 3: given up)
 //	result:  parts(1, bit set of: 1 tensor, 2 metrics, 4 objects, 8 text), then the parts present in that order:
 //	         tensor; metrics: loss(8) accuracy(8) count; objects: n, n × (id(8), kind, description); text: string
 //
-// Decoding never trusts a length: every count and size is checked against
-// the bytes that remain and the limits below before anything is allocated.
+// A reply carries the id of its request, so a client may have several
+// requests in flight on one connection (the worker answers deliveries and
+// greetings at once, the rest in order). Decoding never trusts a length: every
+// count and size is checked against the bytes that remain and the limits
+// below before anything is allocated. Tensors are decoded straight into
+// buffers of the compute backend (one copy).
 
 const (
-	wireVersion = 1
+	wireVersion = 2
 	maxRank     = 8
+	maxTimeout  = 24 * time.Hour
 	maxCommands = 1 << 12
 	maxString   = 1 << 16
 	maxLayers   = 1 << 10
@@ -81,6 +90,14 @@ func (e *encoder) tensor(t *tensors.Tensor) error {
 	return t.ConstBytes(func(data []byte) { e.b = append(e.b, data...) })
 }
 
+// tensorSize is an upper bound of the encoded size of t.
+func tensorSize(t *tensors.Tensor) int {
+	if t == nil || !t.Ok() {
+		return 0
+	}
+	return 2 + binary.MaxVarintLen64*t.Shape().Rank() + int(t.Shape().ByteSize())
+}
+
 func (e *encoder) spec(s modelSpec) {
 	e.uvarint(s.InputDim)
 	e.uvarint(len(s.Layers))
@@ -99,6 +116,9 @@ var errMalformed = errors.New("malformed message")
 type decoder struct {
 	b   []byte
 	err error
+	// reuse, if set, returns a tensor of the shape to decode into (nil if
+	// it has none).
+	reuse func(shapes.Shape) *tensors.Tensor
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -189,8 +209,16 @@ func (d *decoder) tensor() *tensors.Tensor {
 	if d.err != nil {
 		return nil
 	}
-	t := tensors.FromShape(shapes.Make(dtype, dims...))
-	if err := t.MutableBytes(func(dst []byte) { copy(dst, data) }); err != nil {
+	shape := shapes.Make(dtype, dims...)
+	if d.reuse != nil {
+		if t := d.reuse(shape); t != nil {
+			if err := t.MutableBytes(func(b []byte) { copy(b, data) }); err == nil {
+				return t
+			}
+		}
+	}
+	t, err := tensors.FromRaw(nn.Backend(), 0, shape, data)
+	if err != nil {
 		d.fail("tensor: %v", err)
 		return nil
 	}
@@ -213,14 +241,19 @@ func (d *decoder) spec() modelSpec {
 	return s
 }
 
-// header writes or checks the 3-byte message header.
-func (e *encoder) header() { e.b = append(e.b, 'P', 'S', wireVersion) }
+// header writes or checks the message header: "PS", the version and the
+// request id.
+func (e *encoder) header(id uint64) {
+	e.b = append(e.b, 'P', 'S', wireVersion)
+	e.u64(id)
+}
 
-func (d *decoder) header() {
+func (d *decoder) header() (id uint64) {
 	h := d.bytes(3)
 	if d.err == nil && (h[0] != 'P' || h[1] != 'S' || h[2] != wireVersion) {
 		d.fail("bad header % x (want \"PS\" version %d)", h, wireVersion)
 	}
+	return d.u64()
 }
 
 func (d *decoder) end() {
@@ -229,12 +262,20 @@ func (d *decoder) end() {
 	}
 }
 
-// encodeRequest serialises a batch of commands.
-func encodeRequest(cmds []command) ([]byte, error) {
-	e := &encoder{}
-	e.header()
-	e.uvarint(len(cmds))
-	for i, c := range cmds {
+// encodeRequest serialises a request, appending to buf (which may be nil).
+func encodeRequest(buf []byte, r request) ([]byte, error) {
+	size := 64
+	for _, c := range r.cmds {
+		size += 64 + len(c.Peer) + tensorSize(c.Tensor)
+		if c.Spec != nil {
+			size += 32 + 16*len(c.Spec.Layers)
+		}
+	}
+	e := &encoder{b: slices.Grow(buf[:0], size)}
+	e.header(r.id)
+	e.uvarint(int(min(max(r.timeout, 0), maxTimeout) / time.Millisecond))
+	e.uvarint(len(r.cmds))
+	for i, c := range r.cmds {
 		e.byte(byte(c.Op))
 		e.u64(uint64(c.Out))
 		e.u64(uint64(c.A))
@@ -242,7 +283,7 @@ func encodeRequest(cmds []command) ([]byte, error) {
 		e.u64(uint64(c.C))
 		e.byte(c.flags())
 		switch c.Op {
-		case opPut:
+		case opPut, opDeliver:
 			if err := e.tensor(c.Tensor); err != nil {
 				return nil, fmt.Errorf("command %d: %w", i, err)
 			}
@@ -253,17 +294,26 @@ func encodeRequest(cmds []command) ([]byte, error) {
 			}
 		case opSetLR:
 			e.f64(c.Rate)
+		case opSend:
+			if c.Peer == "" || len(c.Peer) > maxString {
+				return nil, fmt.Errorf("command %d: send needs a peer address of at most %d bytes", i, maxString)
+			}
+			e.string(c.Peer)
 		}
 	}
 	return e.b, nil
 }
 
-// decodeRequest parses a batch of commands.
-func decodeRequest(b []byte) ([]command, error) {
-	d := &decoder{b: b}
-	d.header()
+// decodeRequest parses a request, decoding tensors into those reuse gives
+// (reuse may be nil). When the header was readable, the returned request
+// carries its id even if the rest is malformed.
+func decodeRequest(b []byte, reuse func(shapes.Shape) *tensors.Tensor) (request, error) {
+	d := &decoder{b: b, reuse: reuse}
+	var r request
+	r.id = d.header()
+	r.timeout = time.Duration(d.uvarint(int(maxTimeout/time.Millisecond), "timeout")) * time.Millisecond
 	n := d.uvarint(maxCommands, "number of commands")
-	cmds := make([]command, 0, min(n, 64))
+	r.cmds = make([]command, 0, min(n, 64))
 	for range n {
 		if d.err != nil {
 			break
@@ -276,7 +326,7 @@ func decodeRequest(b []byte) ([]command, error) {
 		c.C = ObjectID(d.u64())
 		c.setFlags(d.byte())
 		switch c.Op {
-		case opPut:
+		case opPut, opDeliver:
 			c.Tensor = d.tensor()
 		case opNewModel:
 			s := d.spec()
@@ -284,17 +334,23 @@ func decodeRequest(b []byte) ([]command, error) {
 			c.Tensor = d.tensor()
 		case opSetLR:
 			c.Rate = d.f64()
+		case opSend:
+			c.Peer = d.string()
+			if d.err == nil && c.Peer == "" {
+				d.fail("send without a peer address")
+			}
 		}
 		if d.err == nil && !c.Op.valid() {
 			d.fail("unknown operation %d", c.Op)
 		}
-		cmds = append(cmds, c)
+		r.cmds = append(r.cmds, c)
 	}
 	d.end()
 	if d.err != nil {
-		return nil, d.err
+		r.cmds = nil
+		return r, d.err
 	}
-	return cmds, nil
+	return r, nil
 }
 
 // result parts on the wire.
@@ -305,12 +361,27 @@ const (
 	partText
 )
 
-// encodeReply serialises the results of a batch, or its error.
-func encodeReply(results []result, failure error) ([]byte, error) {
-	e := &encoder{}
-	e.header()
+// encodeReply serialises the results of request id, or its error,
+// appending to buf (which may be nil).
+func encodeReply(buf []byte, id uint64, results []result, failure error) ([]byte, error) {
+	size := 64
+	for _, r := range results {
+		size += 64 + tensorSize(r.Tensor) + len(r.Text)
+		for _, o := range r.Objects {
+			size += 32 + len(o.Kind) + len(o.Description)
+		}
+	}
+	e := &encoder{b: slices.Grow(buf[:0], size)}
+	e.header(id)
 	if failure != nil {
-		e.byte(1)
+		switch {
+		case errors.Is(failure, ErrTimeout):
+			e.byte(statusTimeout)
+		case errors.Is(failure, errAborted):
+			e.byte(statusAborted)
+		default:
+			e.byte(statusError)
+		}
 		msg := failure.Error()
 		if len(msg) > maxString {
 			msg = msg[:maxString]
@@ -360,23 +431,43 @@ func encodeReply(results []result, failure error) ([]byte, error) {
 	return e.b, nil
 }
 
-// remoteError is an error reported by a worker.
-type remoteError struct{ msg string }
+// Error statuses of a reply: the kinds of error a client can test for.
+const (
+	statusError   = 1
+	statusTimeout = 2
+	statusAborted = 3
+)
+
+// remoteError is an error reported by a worker; it wraps ErrTimeout or
+// errAborted if the worker's error did.
+type remoteError struct {
+	msg  string
+	kind error
+}
 
 func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.kind }
 
-// decodeReply parses a reply; a worker's error comes back as a remoteError.
-func decodeReply(b []byte) ([]result, error) {
+// decodeReply parses a reply to request id; a worker's error comes back as
+// a remoteError.
+func decodeReply(b []byte) (id uint64, _ []result, _ error) {
 	d := &decoder{b: b}
-	d.header()
+	id = d.header()
 	status := d.byte()
-	if d.err == nil && status == 1 {
+	if d.err == nil && status >= statusError && status <= statusAborted {
 		msg := d.string()
 		d.end()
 		if d.err != nil {
-			return nil, d.err
+			return id, nil, d.err
 		}
-		return nil, &remoteError{msg}
+		re := &remoteError{msg: msg}
+		switch status {
+		case statusTimeout:
+			re.kind = ErrTimeout
+		case statusAborted:
+			re.kind = errAborted
+		}
+		return id, nil, re
 	}
 	if d.err == nil && status != 0 {
 		d.fail("unknown reply status %d", status)
@@ -415,7 +506,7 @@ func decodeReply(b []byte) ([]result, error) {
 	}
 	d.end()
 	if d.err != nil {
-		return nil, d.err
+		return id, nil, d.err
 	}
-	return results, nil
+	return id, results, nil
 }
