@@ -61,6 +61,7 @@ type Grade struct {
 	Tampered  bool         `json:"tampered"`
 	Duration  float64      `json:"seconds"`
 	Submitted string       `json:"file,omitempty"`
+	Graded    time.Time    `json:"graded"`
 	// Executed is the notebook as run, with outputs (nil when not run).
 	Executed *nbformat.Notebook `json:"-"`
 }
@@ -87,10 +88,9 @@ func NewGrader(src *nbformat.Notebook, ex Executor) (*Grader, error) {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	g := &Grader{Source: src, Executor: ex}
-	for _, c := range cs {
+	for i, c := range cs {
 		if c.isTest() {
-			visible, _ := stripHidden(c.Source)
-			g.tests = append(g.tests, TestResult{ID: c.id(), MaxPoints: c.points(), Hint: hint(visible)})
+			g.tests = append(g.tests, newTestResult(cs, i))
 		}
 	}
 	if len(g.tests) == 0 {
@@ -101,7 +101,7 @@ func NewGrader(src *nbformat.Notebook, ex Executor) (*Grader, error) {
 
 // zero returns the grade of a submission that could not be graded.
 func (g *Grader) zero(student, path string, issue Issue) *Grade {
-	gr := &Grade{Student: student, Submitted: path, Issues: []Issue{issue}}
+	gr := &Grade{Student: student, Submitted: path, Issues: []Issue{issue}, Graded: time.Now()}
 	for _, t := range g.tests {
 		t.Status, t.Message = NotGraded, issue.Message
 		gr.Tests = append(gr.Tests, t)
@@ -141,7 +141,7 @@ func (g *Grader) Grade(ctx context.Context, s Submission) (*Grade, error) {
 	if err != nil {
 		return nil, err
 	}
-	gr := &Grade{Student: s.Student, Submitted: s.Path, Issues: r.Issues}
+	gr := &Grade{Student: s.Student, Submitted: s.Path, Issues: r.Issues, Graded: start}
 	if len(sub.Cells) == 0 {
 		gr.Issues = append(gr.Issues, Issue{Invalid, "", "the notebook has no cells"})
 	}

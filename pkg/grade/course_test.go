@@ -44,6 +44,9 @@ var courseSubmissions = []struct {
 	{student: "full", answered: allExercises, want: 12},
 	{student: "partial", answered: []string{"ex1", "ex2a", "ex2b", "ex2c"}, want: 6,
 		status: map[string]string{"ex3-test": NotAttempted, "ex4-test": NotAttempted, "ex5a-test": NotAttempted, "ex5b-test": NotAttempted}},
+	// Everything but ex2b: what calls BatchGradient or Step fails, and says why.
+	{student: "skips_ex2b", answered: []string{"ex1", "ex2a", "ex2c", "ex3", "ex4", "ex5a", "ex5b"}, want: 5,
+		status: map[string]string{"ex2b-test": NotAttempted, "ex3-test": Failed, "ex4-test": Failed, "ex5b-test": Failed}},
 	{student: "wrong_accuracy", answered: allExercises, want: 11,
 		edits:  map[string][][2]string{"ex2c": {{"float64(right) / float64(len(pred))", "float64(right) / float64(len(pred)+1)"}}},
 		status: map[string]string{"ex2c-test": Failed}},
@@ -55,12 +58,12 @@ var courseSubmissions = []struct {
 	// of what calls Forward fail, ex4 (which calls Step) passes.
 	{student: "syntax_error_ex2a", answered: allExercises, want: 3,
 		edits: map[string][][2]string{"ex2a": {{"scores[i] = s", "scores[i] = s +"}}},
-		status: map[string]string{"ex2a-test": Failed, "ex2b-test": Failed, "ex2c-test": Failed, "ex3-test": Failed,
+		status: map[string]string{"ex2a-test": NoCompile, "ex2b-test": Failed, "ex2c-test": Failed, "ex3-test": Failed,
 			"ex5b-test": Failed}},
 	// A type error in ex3: only ex3 and ex5b (GradientMasked calls Gradient) fail.
 	{student: "type_error_ex3", answered: allExercises, want: 8,
 		edits:  map[string][][2]string{"ex3": {{"batches++", "batches++\n\t\tbatches = \"many\""}}},
-		status: map[string]string{"ex3-test": Failed, "ex5b-test": Failed}},
+		status: map[string]string{"ex3-test": NoCompile, "ex5b-test": Failed}},
 	// Looks for the solutions in the project's checkout that the kernel
 	// builds against: its .git, the source notebook, the grader's test data.
 	{student: "snoops", answered: allExercises, want: 12,
@@ -316,8 +319,9 @@ func TestCourseGrades(t *testing.T) {
 		"release":           {"not implemented yet", "0 / 12"},
 		"wrong_accuracy":    {"Accuracy([1 0 1 1], [1 1 1 0]) = 0.4, want 0.5"},
 		"panics_average":    {"index out of range", "in Average, line "},
-		"syntax_error_ex2a": {"does not compile", "line 10: expected operand", "Answer cell ex2a did not compile"},
+		"syntax_error_ex2a": {"does not compile", "line 10: expected operand", "the stub that ran in place of an answer that does not compile: Exercise 2a: the forward pass (cell ex2a)"},
 		"type_error_ex3":    {"does not compile", "cannot use"},
+		"skips_ex2b":        {"an exercise above that is not done yet"},
 		"solution":          {"12 / 12"},
 	}
 	for student, wants := range feedback {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // WriteGradebook writes dir/gradebook.csv (one row per student and test)
@@ -69,24 +70,113 @@ func safeName(s string) string {
 	}, s)
 }
 
-var feedbackPage = template.Must(template.New("feedback").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Feedback: {{.Student}}</title>
+// statusLabels are the words a student reads for each test status.
+var statusLabels = map[string]string{
+	Passed:       "Passed",
+	Failed:       "Failed",
+	NotAttempted: "Not attempted",
+	NoCompile:    "Does not compile",
+	TimedOut:     "Too slow (time limit)",
+	KernelDied:   "Crashed",
+	Incomplete:   "Did not finish",
+	Disqualified: "Not counted",
+	NotGraded:    "Not graded",
+}
+
+// issueLabels are the headings of the notes on a submission.
+var issueLabels = map[string]string{
+	Tampered:   "Changed cell",
+	Missing:    "Missing cell",
+	Reordered:  "Cells moved",
+	Invalid:    "Unusable file",
+	Suspicious: "To review",
+}
+
+var feedbackPage = template.Must(template.New("feedback").Funcs(template.FuncMap{
+	"label": func(status string) string {
+		if l, ok := statusLabels[status]; ok {
+			return l
+		}
+		return status
+	},
+	"issue": func(kind string) string {
+		if l, ok := issueLabels[kind]; ok {
+			return l
+		}
+		return kind
+	},
+	"num":  num,
+	"base": filepath.Base,
+	"percent": func(score, max float64) float64 {
+		if max == 0 {
+			return 0
+		}
+		return 100 * score / max
+	},
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format("2 January 2006, 15:04")
+	},
+	"name": func(t TestResult) string {
+		if t.Title != "" {
+			return t.Title
+		}
+		return t.ID
+	},
+}).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Feedback: {{.Student}}</title>
 <style>
-body{font-family:system-ui,sans-serif;max-width:50em;margin:2em auto;padding:0 1em;color:#222}
-.test{border:1px solid #ccc;border-radius:6px;margin:1em 0;padding:.6em 1em}
-.passed{border-left:6px solid #2a2}.failed{border-left:6px solid #c22}
-pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}
-.issue{background:#fff4d6;padding:.4em .8em;margin:.3em 0;border-radius:4px}
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:52em;margin:2em auto;padding:0 1em;color:#1f2328;line-height:1.45}
+h1{font-size:1.6em;margin:0 0 .2em}
+h2{font-size:1.2em;margin:1.6em 0 .6em}
+.meta{color:#59636e;margin:0 0 1em}
+.score{display:flex;align-items:center;gap:1em;margin:1em 0 1.5em}
+.score strong{font-size:1.5em;white-space:nowrap}
+.bar{flex:1;height:.8em;background:#eaeef2;border-radius:.4em;overflow:hidden}
+.bar span{display:block;height:100%;background:#1a7f37}
+table{border-collapse:collapse;width:100%}
+td,th{padding:.45em .6em;border-bottom:1px solid #d1d9e0;text-align:left;vertical-align:top}
+th{font-weight:600;color:#59636e;font-size:.9em}
+td.pts{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+.badge{display:inline-block;padding:.05em .6em;border-radius:1em;font-size:.85em;font-weight:600;white-space:nowrap}
+.passed .badge{background:#dafbe1;color:#116329}
+.failed .badge,.compile-error .badge,.timeout .badge,.died .badge,.incomplete .badge{background:#ffebe9;color:#a40e26}
+.not-attempted .badge,.not-graded .badge,.overridden .badge{background:#eaeef2;color:#424a53}
+.test{border:1px solid #d1d9e0;border-left-width:6px;border-radius:6px;margin:1em 0;padding:.6em 1em}
+.test.failed,.test.compile-error,.test.timeout,.test.died,.test.incomplete{border-left-color:#cf222e}
+.test.not-attempted,.test.not-graded,.test.overridden{border-left-color:#8c959f}
+.test h3{margin:.2em 0 .5em;font-size:1.05em;display:flex;justify-content:space-between;gap:1em}
+pre{background:#f6f8fa;border-radius:4px;padding:.6em .8em;overflow-x:auto;white-space:pre-wrap;font-size:.88em;margin:.5em 0}
+.hint{background:#ddf4ff;border-radius:4px;padding:.4em .8em;margin:.5em 0}
+details summary{cursor:pointer;color:#0969da;font-size:.9em}
+.issue{background:#fff8c5;border-radius:4px;padding:.4em .8em;margin:.4em 0}
+.ok{color:#116329}
+a{color:#0969da;text-decoration:none}
 </style></head><body>
-<h1>Feedback for {{.Student}}</h1>
-<p><strong>Score: {{.Score}} / {{.MaxScore}}</strong></p>
-{{if .Issues}}<h2>Notes on your notebook</h2>{{range .Issues}}<div class="issue"><strong>{{.Kind}}</strong>{{if .Cell}} ({{.Cell}}){{end}}: {{.Message}}</div>{{end}}{{end}}
-<h2>Tests</h2>
-{{range .Tests}}<div class="test {{if eq .Status "passed"}}passed{{else}}failed{{end}}">
-<h3>{{.ID}}: {{if eq .Status "passed"}}passed{{else}}{{.Status}}{{end}} ({{.Points}} / {{.MaxPoints}} points)</h3>
-{{if .Message}}<pre>{{.Message}}</pre>{{end}}
-{{if and .Hint (ne .Status "passed")}}<p><em>Hint:</em> {{.Hint}}</p>{{end}}
-</div>{{end}}
+<h1>Feedback: {{.Student}}</h1>
+<p class="meta">{{with .Submitted}}Notebook {{base .}}{{end}}{{with when .Graded}} · graded {{.}}{{end}}</p>
+<div class="score"><strong>{{num .Score}} / {{num .MaxScore}} points</strong>
+<div class="bar" role="img" aria-label="{{printf "%.0f" (percent .Score .MaxScore)}} %"><span style="width:{{printf "%.1f" (percent .Score .MaxScore)}}%"></span></div></div>
+{{if .Issues}}<h2>Notes on your notebook</h2>
+{{range .Issues}}<div class="issue"><strong>{{issue .Kind}}</strong>{{if .Cell}} (cell {{.Cell}}){{end}}: {{.Message}}</div>
+{{end}}{{end}}
+<h2>Exercises</h2>
+<table><tr><th>Exercise</th><th>Result</th><th class="pts">Points</th></tr>
+{{range .Tests}}<tr class="{{.Status}}"><td>{{if eq .Status "passed"}}{{name .}}{{else}}<a href="#{{.ID}}">{{name .}}</a>{{end}}</td>
+<td><span class="badge">{{label .Status}}</span></td><td class="pts">{{num .Points}} / {{num .MaxPoints}}</td></tr>
+{{end}}</table>
+{{$failed := false}}{{range .Tests}}{{if ne .Status "passed"}}{{$failed = true}}{{end}}{{end}}
+{{if $failed}}<h2>What to fix</h2>
+{{range .Tests}}{{if ne .Status "passed"}}<div class="test {{.Status}}" id="{{.ID}}">
+<h3><span>{{name .}}</span><span class="badge">{{label .Status}}</span></h3>
+{{with .Message}}<pre>{{.}}</pre>{{end}}
+{{with .Hint}}<div class="hint"><strong>Hint:</strong> {{.}}</div>{{end}}
+{{if .Code}}<details><summary>Show the test (cell {{.ID}})</summary><pre>{{.Code}}</pre></details>{{end}}
+</div>
+{{end}}{{end}}{{else}}<p class="ok">Every test passed.</p>{{end}}
 </body></html>
 `))
 

@@ -79,3 +79,26 @@ func TestRestoreFindsTampering(t *testing.T) {
 		t.Error("grading modified the source notebook")
 	}
 }
+
+// TestRestoreSourceAsSubmission restores the course notebook from itself and
+// from its release: cells without a role are matched, not run twice, and a
+// test cell with its hidden tests (the teacher's own) is not tampering.
+func TestRestoreSourceAsSubmission(t *testing.T) {
+	src, err := nbformat.ReadFile(courseSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := nbformat.ReadFile(courseRelease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, sub := range map[string]*nbformat.Notebook{"source": src, "release": rel} {
+		r, err := Restore(src, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Notebook.Cells) != len(src.Cells) || len(r.Issues) != 0 {
+			t.Errorf("%s: %d cells (source: %d), issues %v", name, len(r.Notebook.Cells), len(src.Cells), r.Issues)
+		}
+	}
+}

@@ -68,18 +68,53 @@ const (
 	TimedOut     = "timeout"
 	KernelDied   = "died"
 	Incomplete   = "incomplete" // the test did not run to its end (os.Exit)
-	Disqualified = "overridden" // a student cell redefined a test helper
-	NotGraded    = "not-graded" // the submission could not be graded
+	Disqualified = "overridden"    // a student cell redefined a test helper
+	NotGraded    = "not-graded"    // the submission could not be graded
+	NoCompile    = "compile-error" // the answer, or the test with it, does not compile
 )
 
 // TestResult is the grade of one test cell.
 type TestResult struct {
-	ID        string  `json:"test"`
+	ID string `json:"test"`
+	// Title is the heading of the notebook's section the test is in (the
+	// exercise), "" if none.
+	Title     string  `json:"title,omitempty"`
 	Points    float64 `json:"points"`
 	MaxPoints float64 `json:"max_points"`
 	Status    string  `json:"status"`
 	Message   string  `json:"message,omitempty"`
 	Hint      string  `json:"hint,omitempty"`
+	// Code is the test's visible code, for the feedback.
+	Code string `json:"-"`
+}
+
+// newTestResult returns the ungraded result of test cell i of cs.
+func newTestResult(cs []cell, i int) TestResult {
+	visible, _ := stripHidden(cs[i].Source)
+	return TestResult{ID: cs[i].id(), Title: heading(cs, i), MaxPoints: cs[i].points(), Hint: hint(visible), Code: strings.TrimSpace(visible)}
+}
+
+// heading returns the last markdown heading above cell i of cs, "" if none.
+func heading(cs []cell, i int) string {
+	for j := i - 1; j >= 0; j-- {
+		if cs[j].CellType != nbformat.Markdown {
+			continue
+		}
+		for _, l := range strings.Split(cs[j].Source, "\n") {
+			if h, ok := strings.CutPrefix(strings.TrimSpace(l), "#"); ok {
+				return strings.TrimSpace(strings.TrimLeft(h, "#"))
+			}
+		}
+	}
+	return ""
+}
+
+// cellTitle names cell i of cs for a student: its section and grade_id.
+func cellTitle(cs []cell, i int) string {
+	if h := heading(cs, i); h != "" {
+		return fmt.Sprintf("%s (cell %s)", h, cs[i].id())
+	}
+	return "cell " + cs[i].id()
 }
 
 // completionMark is printed by a deferred statement the grader adds at the
@@ -102,7 +137,7 @@ func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMa
 	var out []TestResult
 	overridden := ""
 	answer := -1         // the answer cell of the tests that follow it
-	var stubbed []string // answer cells that did not compile, so far
+	var stubbed []string // answer cells that did not compile so far, by title
 	for i, c := range cs {
 		var cr CellResult
 		if i < len(res) {
@@ -119,20 +154,19 @@ func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMa
 		if c.isSolution() && c.CellType == nbformat.Code {
 			answer = i
 			if cr.Stubbed {
-				stubbed = append(stubbed, c.id())
+				stubbed = append(stubbed, cellTitle(cs, i))
 			}
 		}
 		if !c.isTest() {
 			continue
 		}
-		visible, _ := stripHidden(c.Source)
-		t := TestResult{ID: c.id(), MaxPoints: c.points(), Hint: hint(visible)}
+		t := newTestResult(cs, i)
 		msg := errorMessage(cr)
 		switch {
 		case overridden != "":
 			t.Status, t.Message = Disqualified, fmt.Sprintf("a student cell above redefines %s, which this test relies on", overridden)
 		case answer >= 0 && answer < len(res) && res[answer].Stubbed:
-			t.Status, t.Message = Failed, fmt.Sprintf("your answer (cell %s) does not compile:\n%s", cs[answer].id(), errorMessage(res[answer]))
+			t.Status, t.Message = NoCompile, fmt.Sprintf("Your answer (cell %s) does not compile:\n%s", cs[answer].id(), errorMessage(res[answer]))
 		case cr.Status == statusIncomplete:
 			t.Status, t.Message = Incomplete, "the test did not run to its end: the program exited early (os.Exit or similar)"
 		case cr.Status == StatusOK:
@@ -141,11 +175,19 @@ func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMa
 			t.Status, t.Message = TimedOut, "stopped after the time limit: an endless loop or far too slow code"
 		case cr.Status == StatusDied:
 			t.Status, t.Message = KernelDied, "the kernel died: over the memory or process limit, or killed; "+msg
-		case strings.Contains(msg, NotImplemented) && len(stubbed) > 0 && answer >= 0 && r.answered(answer):
-			t.Status, t.Message = Failed, fmt.Sprintf("%s\n\nAnswer cell %s did not compile, so it ran as its stub, which panics with %q: the code tested here probably calls it.",
-				msg, strings.Join(stubbed, ", "), NotImplemented)
+		case strings.Contains(msg, NotImplemented) && answer >= 0 && r.answered(answer) && !strings.Contains(cs[answer].Source, NotImplemented):
+			// The student's own answer is complete: what panicked is code
+			// of another exercise that it calls.
+			why := "an exercise above that is not done yet"
+			if len(stubbed) > 0 {
+				why = fmt.Sprintf("in all likelihood the stub that ran in place of an answer that does not compile: %s. Fix that cell first",
+					strings.Join(stubbed, ", "))
+			}
+			t.Status, t.Message = Failed, fmt.Sprintf("Your answer calls code that panics with %q: %s.\n\nThe test said: %s", NotImplemented, why, msg)
 		case strings.Contains(msg, NotImplemented) || strings.Contains(msg, "undefined: "):
 			t.Status, t.Message = NotAttempted, msg
+		case CompileFailed(cr):
+			t.Status, t.Message = NoCompile, "The test does not compile with your answer (do your functions have the signatures the exercise asks for?):\n"+msg
 		case cr.Status == StatusSkipped || cr.Status == "":
 			t.Status, t.Message = NotGraded, "not run"
 		default:
@@ -245,8 +287,6 @@ func errorMessage(cr CellResult) string {
 // under test rather than of a failed check, where it happened, as the
 // frames of the cells' code ("main.F(...)" and its "[[ Cell [n] Line l ]]").
 func panicReport(o *nbformat.Output) string {
-	var b strings.Builder
-	b.WriteString(strip(o.EName) + ": " + strip(o.EValue))
 	var frames []string
 	for k, l := range o.Traceback {
 		l = strip(l)
@@ -264,10 +304,11 @@ func panicReport(o *nbformat.Output) string {
 		}
 		frames = append(frames, fmt.Sprintf("  in %s, line %s of its cell", fn, m[1]))
 	}
-	if len(frames) > 0 && !strings.Contains(o.EValue, "checks failed") {
-		b.WriteString("\n" + strings.Join(frames[:min(len(frames), 5)], "\n"))
+	value := strings.NewReplacer(" [recovered, repanicked]", "", " [recovered]", "").Replace(strip(o.EValue))
+	if len(frames) == 0 {
+		return value // a failed check or the stub: the value says it all
 	}
-	return b.String()
+	return strip(o.EName) + ": " + value + "\n" + strings.Join(frames[:min(len(frames), 5)], "\n")
 }
 
 // cellLine matches GoNB's mark of a cell line in a stack trace.
