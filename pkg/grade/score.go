@@ -67,7 +67,7 @@ const (
 	NotAttempted = "not-attempted" // the stub's "not implemented yet"
 	TimedOut     = "timeout"
 	KernelDied   = "died"
-	Incomplete   = "incomplete" // the test did not run to its end (os.Exit)
+	Incomplete   = "incomplete"    // the test did not run to its end (os.Exit)
 	Disqualified = "overridden"    // a student cell redefined a test helper
 	NotGraded    = "not-graded"    // the submission could not be graded
 	NoCompile    = "compile-error" // the answer, or the test with it, does not compile

@@ -149,8 +149,8 @@ func TestScoreCompileErrors(t *testing.T) {
 	run, marked, _ := runnable(r.Notebook, mark, false)
 	notImplemented := []*nbformat.Output{{OutputType: nbformat.Error, EName: "panic", EValue: NotImplemented}}
 	res, _ := fixedExecutor{
-		"// f":      {Status: StatusError, EName: "ERROR", EValue: "parsing go files in TempDir: main.go:3:13: expected operand", Stubbed: true},
-		"%%":        {Status: StatusError, EName: "ERROR", EValue: "exit status 2", Outputs: notImplemented},
+		"// f": {Status: StatusError, EName: "ERROR", EValue: "parsing go files in TempDir: main.go:3:13: expected operand", Stubbed: true},
+		"%%":   {Status: StatusError, EName: "ERROR", EValue: "exit status 2", Outputs: notImplemented},
 	}.Execute(context.Background(), run, r.stubs)
 	got := score(r, res, marked, mark)
 	if len(got) != 2 || got[0].Status != NoCompile || got[1].Status != Failed {
