@@ -86,8 +86,11 @@ func (p *Pointer) Delete() error {
 }
 
 // Move transfers the object to another worker and returns a pointer to it
-// there; this pointer is no longer usable. Moving to the same worker returns
-// the pointer itself.
+// there; this pointer is no longer usable. As in PySyft, the object goes
+// straight from worker to worker (unless it moves from a remote worker to
+// an in-process one, which this process relays). Moving to the same worker
+// returns the pointer itself. If the move fails, the object stays where it
+// was.
 func (p *Pointer) Move(to Worker) (*Pointer, error) {
 	if err := p.check(); err != nil {
 		return nil, err
@@ -95,6 +98,27 @@ func (p *Pointer) Move(to Worker) (*Pointer, error) {
 	if to == p.worker {
 		return p, nil
 	}
+	id := newID()
+	send := command{Op: opSend, A: p.id, Out: id, Delete: true}
+	_, fromRemote := p.worker.(*RemoteWorker)
+	dst, toRemote := to.(*RemoteWorker)
+	switch {
+	case fromRemote && toRemote:
+		send.Peer = dst.Addr()
+	case fromRemote:
+		return p.relay(to)
+	default:
+		send.to = to
+	}
+	if _, err := p.worker.exec([]command{send}); err != nil {
+		return nil, fmt.Errorf("split: moving object %d from %s to %s: %w", p.id, p.worker.ID(), to.ID(), err)
+	}
+	p.gone = "moved to " + to.ID()
+	return &Pointer{worker: to, id: id}, nil
+}
+
+// relay moves the object through this process: get it, send it, delete it.
+func (p *Pointer) relay(to Worker) (*Pointer, error) {
 	res, err := p.worker.exec([]command{{Op: opGet, A: p.id}})
 	if err != nil {
 		return nil, err
