@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/modfile"
 )
 
 // Config says what a sandboxed program may see and use.
@@ -308,13 +310,32 @@ func under(p string, dirs []string) bool {
 // moduleSources lists what building against the Go module checked out at
 // root needs: its go.mod and go.sum, and the .go files of its packages but
 // tests, skipping directories named testdata or starting with "." or "_"
-// (which the go command ignores too) and nested modules.
+// (which the go command ignores too) and nested modules; and the same of the
+// modules its go.mod replaces by local directories.
 func moduleSources(root string) []string {
+	return moduleSourcesOnce(root, map[string]bool{})
+}
+
+func moduleSourcesOnce(root string, seen map[string]bool) []string {
 	root, err := filepath.Abs(root)
-	if err != nil {
+	if err != nil || seen[root] {
 		return nil
 	}
+	seen[root] = true
 	var out []string
+	if data, err := os.ReadFile(filepath.Join(root, "go.mod")); err == nil {
+		if mod, err := modfile.Parse("go.mod", data, nil); err == nil {
+			for _, r := range mod.Replace {
+				if r.New.Version == "" && modfile.IsDirectoryPath(r.New.Path) {
+					dir := r.New.Path
+					if !filepath.IsAbs(dir) {
+						dir = filepath.Join(root, dir)
+					}
+					out = append(out, moduleSourcesOnce(dir, seen)...)
+				}
+			}
+		}
+	}
 	for _, f := range []string{"go.mod", "go.sum"} {
 		if st, err := os.Stat(filepath.Join(root, f)); err == nil && st.Mode().IsRegular() {
 			out = append(out, filepath.Join(root, f))

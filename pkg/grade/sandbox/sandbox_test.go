@@ -101,11 +101,15 @@ func TestSandboxSources(t *testing.T) {
 		"go.mod": true, "go.sum": true, "pkg/a/a.go": true, "doc.go": true,
 		"pkg/a/a_test.go": false, "pkg/a/testdata/x.go": false, ".git/HEAD": false,
 		"notebooks/source/course.ipynb": false, "README.md": false, "nested/go.mod": false, "nested/n.go": false,
+		"third_party/x/go.mod": true, "third_party/x/x.go": true, "third_party/x/x_test.go": false,
 	}
 	for f := range files {
 		os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755)
 		os.WriteFile(filepath.Join(root, f), []byte("secret\n"), 0o644)
 	}
+	// A module replaced by a local directory is built from there.
+	os.WriteFile(filepath.Join(root, "go.mod"), []byte("module m\n\nreplace x => ./third_party/x\n"), 0o644)
+	files["go.mod"] = false // its text is not "secret" any more; its visibility is checked below
 	s, err := New(&Config{Sources: []string{root}, Work: t.TempDir(), Env: []string{"PATH=/usr/bin:/bin"}})
 	if err != nil {
 		t.Fatal(err)
@@ -116,5 +120,8 @@ func TestSandboxSources(t *testing.T) {
 		if got := out == "secret\n"; got != visible {
 			t.Errorf("%s: visible=%v, want %v (%q)", f, got, visible, out)
 		}
+	}
+	if out, _ := run(t, s, "cat "+filepath.Join(root, "go.mod")); !strings.HasPrefix(out, "module m") {
+		t.Errorf("go.mod not visible: %q", out)
 	}
 }
