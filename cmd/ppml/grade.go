@@ -163,9 +163,14 @@ func runValidate(args []string) error {
 			mark = "FAIL"
 			failed++
 		}
-		fmt.Printf("%s %-24s %g/%g", mark, t.ID, t.Points, t.MaxPoints)
+		name := t.ID
+		if t.Title != "" {
+			name = t.Title + " (" + t.ID + ")"
+		}
+		fmt.Printf("%s %3g/%-3g %s", mark, t.Points, t.MaxPoints, name)
 		if t.Status != grade.Passed {
-			fmt.Printf("  %s: %s", t.Status, strings.ReplaceAll(t.Message, "\n", "\n      "))
+			msg := strings.ReplaceAll(t.Message, "\n", "\n      ")
+			fmt.Printf("\n      %s: %s", t.Status, strings.ReplaceAll(msg, "\n      \n", "\n\n"))
 			if t.Hint != "" {
 				fmt.Printf("\n      hint: %s", t.Hint)
 			}

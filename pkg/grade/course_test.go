@@ -363,4 +363,29 @@ func TestCourseValidate(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("validate: %s\nwant %s", strings.Join(got, " "), want)
 	}
+
+	// Without the source there is no stub to run in place of an answer that
+	// does not compile: each answer that uses it does not compile either,
+	// and says so.
+	nb, err = nbformat.ReadFile(filepath.Join(courseSubDir, "syntax_error_ex2a.ipynb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests, err = Validate(context.Background(), nb, e, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range tests {
+		switch {
+		case tr.ID == "ex1-test" || tr.ID == "ex5a-test":
+			if tr.Status != Passed {
+				t.Errorf("validate syntax_error_ex2a: %s is %s (%s)", tr.ID, tr.Status, tr.Message)
+			}
+		case tr.Status != NoCompile:
+			t.Errorf("validate syntax_error_ex2a: %s is %s (%s), want %s", tr.ID, tr.Status, tr.Message, NoCompile)
+		case tr.ID == "ex2a-test" && !strings.Contains(tr.Message, "line 10: expected operand"),
+			tr.ID == "ex2b-test" && !strings.Contains(tr.Message, "undefined: Forward"):
+			t.Errorf("validate syntax_error_ex2a: %s says %q", tr.ID, tr.Message)
+		}
+	}
 }

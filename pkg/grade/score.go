@@ -162,10 +162,12 @@ func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMa
 		}
 		t := newTestResult(cs, i)
 		msg := errorMessage(cr)
+		// The student's answer to this test is there, stub gone.
+		complete := answer >= 0 && r.answered(answer) && !strings.Contains(cs[answer].Source, NotImplemented)
 		switch {
 		case overridden != "":
 			t.Status, t.Message = Disqualified, fmt.Sprintf("a student cell above redefines %s, which this test relies on", overridden)
-		case answer >= 0 && answer < len(res) && res[answer].Stubbed:
+		case answer >= 0 && answer < len(res) && CompileFailed(res[answer]):
 			t.Status, t.Message = NoCompile, fmt.Sprintf("Your answer (cell %s) does not compile:\n%s", cs[answer].id(), errorMessage(res[answer]))
 		case cr.Status == statusIncomplete:
 			t.Status, t.Message = Incomplete, "the test did not run to its end: the program exited early (os.Exit or similar)"
@@ -175,7 +177,7 @@ func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMa
 			t.Status, t.Message = TimedOut, "stopped after the time limit: an endless loop or far too slow code"
 		case cr.Status == StatusDied:
 			t.Status, t.Message = KernelDied, "the kernel died: over the memory or process limit, or killed; "+msg
-		case strings.Contains(msg, NotImplemented) && answer >= 0 && r.answered(answer) && !strings.Contains(cs[answer].Source, NotImplemented):
+		case strings.Contains(msg, NotImplemented) && complete:
 			// The student's own answer is complete: what panicked is code
 			// of another exercise that it calls.
 			why := "an exercise above that is not done yet"
@@ -184,7 +186,7 @@ func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMa
 					strings.Join(stubbed, ", "))
 			}
 			t.Status, t.Message = Failed, fmt.Sprintf("Your answer calls code that panics with %q: %s.\n\nThe test said: %s", NotImplemented, why, msg)
-		case strings.Contains(msg, NotImplemented) || strings.Contains(msg, "undefined: "):
+		case (strings.Contains(msg, NotImplemented) || strings.Contains(msg, "undefined: ")) && !complete:
 			t.Status, t.Message = NotAttempted, msg
 		case CompileFailed(cr):
 			t.Status, t.Message = NoCompile, "The test does not compile with your answer (do your functions have the signatures the exercise asks for?):\n"+msg
