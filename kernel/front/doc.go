@@ -13,12 +13,15 @@
 //   - A panicking cell produces one error output, named "panic", whose value is
 //     the panic's and whose traceback is the goroutine trace mapped to cell
 //     lines, instead of stderr streams, an HTML block and an error that says
-//     only "exit status 2".
+//     only "exit status 2"; its execute_reply says the same.
 //   - Before the first request, the notebook's module (GoNB's temporary
-//     directory) is made to require the project, replaced by its checkout, with
-//     the project's go.sum: every project package, GoMLX and gonbui then resolve
-//     at the versions pinned by the project's go.mod, without asking the module
-//     proxy for anything.
+//     directory) is made to require the project, replaced by its checkout, and
+//     the project's requirements, with the project's go.sum: every project
+//     package, GoMLX and gonbui then resolve at the versions pinned by the
+//     project's go.mod, without asking the module proxy for anything.
+//   - GoNB builds cells with "go build -mod=mod" instead of running "go get"
+//     before every cell, and without DWARF (see buildFlags): a third of the
+//     compile time of the course's notebook.
 //
 // The GoNB child never outlives the front: it gets SIGTERM when the front
 // dies (Linux parent-death signal), the front kills it on every way out, and

@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/mod/modfile"
-
 	"github.com/ppml-go/ppml/kernel/jupyter"
 )
 
@@ -52,13 +50,20 @@ var (
 	ReplyDelayLimit = 5 * time.Second
 )
 
-// zeroVersion is the version under which a replaced module is required.
-const zeroVersion = "v0.0.0-00010101000000-000000000000"
-
 // route is where the reply to a client's request goes.
 type route struct {
 	ch  jupyter.Channel
 	ids [][]byte
+}
+
+// internalRequest is a request of the front's own to GoNB. Its iopub
+// messages are not published; done is called once with its reply and its
+// standard output when both the reply and the idle status came.
+type internalRequest struct {
+	reply  *jupyter.Message
+	idle   bool
+	stdout strings.Builder
+	done   func(reply *jupyter.Message, stdout string)
 }
 
 // kernel is one running front with its GoNB child.
@@ -70,12 +75,13 @@ type kernel struct {
 	session *jupyter.Session
 
 	mu          sync.Mutex
-	pending     map[string]route                 // client request msg_id → its route
-	catchers    map[string]*panicCatcher         // execute_request msg_id → its catcher
-	internal    map[string]chan *jupyter.Message // the front's own requests to GoNB → reply
-	gonbVersion string                           // GoNB's module version, from its binary
-	shutdown    atomic.Bool                      // a shutdown_request was forwarded
-	replied     chan struct{}                    // closed when its shutdown_reply was
+	pending     map[string]route            // client request msg_id → its route
+	catchers    map[string]*panicCatcher    // execute_request msg_id → its catcher
+	internal    map[string]*internalRequest // the front's own requests to GoNB, by msg_id
+	gonbVersion string                      // GoNB's module version, from its binary
+	proj        *project                    // the project notebooks import; nil for none
+	shutdown    atomic.Bool                 // a shutdown_request was forwarded
+	replied     chan struct{}               // closed when its shutdown_reply was
 	once        sync.Once
 }
 
@@ -94,7 +100,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		session:  jupyter.NewSession(),
 		pending:  map[string]route{},
 		catchers: map[string]*panicCatcher{},
-		internal: map[string]chan *jupyter.Message{},
+		internal: map[string]*internalRequest{},
 		replied:  make(chan struct{}),
 	}
 	info, err := jupyter.ReadConnectionFile(cfg.ConnectionFile)
@@ -107,9 +113,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			return fmt.Errorf("gonb not found on PATH (install the kernel with scripts/install-kernel.sh): %w", err)
 		}
 	}
-	var module string
 	if cfg.Root != "" {
-		if module, err = modulePath(cfg.Root); err != nil {
+		if k.proj, err = readProject(cfg.Root); err != nil {
 			return err
 		}
 	}
@@ -168,13 +173,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 
 	// GoNB must be up, and the notebook's module set up, before the first
 	// client request: both go through GoNB's queue ahead of the clients'.
-	if _, err := k.ask(dialCtx, exited, "kernel_info_request", map[string]any{}); err != nil {
+	if _, _, err := k.ask(dialCtx, exited, "kernel_info_request", map[string]any{}); err != nil {
 		return fmt.Errorf("gonb did not start: %w", err)
 	}
-	if module != "" {
-		if err := k.setupModule(dialCtx, exited, module); err != nil {
-			k.log.Printf("notebooks cannot import %s: %v", module, err)
-		}
+	if err := k.setup(dialCtx, exited); err != nil {
+		k.log.Print(err)
 	}
 	for _, ch := range []jupyter.Channel{jupyter.Shell, jupyter.Control, jupyter.Stdin} {
 		go k.fromClient(ch)
@@ -228,73 +231,115 @@ func watchParent(ctx context.Context, parent int) <-chan struct{} {
 	return gone
 }
 
-// modulePath returns the module path of root's go.mod.
-func modulePath(root string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		return "", fmt.Errorf("project root: %w", err)
+// setupMarker is what the setup cell prints when GoNB's module is ready.
+const setupMarker = "ppml: notebook module ready"
+
+// setup prepares GoNB before the first client request: with a project,
+// GoNB's module gets the project's requirements (project.setupCell); in any
+// case GoNB's build flags are set (buildFlags) and its "go get" before
+// every cell is turned off, which "go build -mod=mod" makes unnecessary.
+func (k *kernel) setup(ctx context.Context, exited chan error) error {
+	var errs []error
+	if k.proj != nil {
+		_, out, err := k.ask(ctx, exited, "execute_request", silentCell(k.proj.setupCell()+" && echo "+shellQuote(setupMarker)))
+		if err == nil && !strings.Contains(out, setupMarker) {
+			err = errors.New("setting up the notebook's module failed")
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("notebooks cannot import %s: %w", k.proj.module, err))
+		}
 	}
-	m := modfile.ModulePath(data)
-	if m == "" {
-		return "", fmt.Errorf("project root: %s/go.mod has no module line", root)
+	config := "%goflags " + strings.Join(buildFlags, " ") + "\n%noautoget"
+	if _, _, err := k.ask(ctx, exited, "execute_request", silentCell(config)); err != nil {
+		errs = append(errs, fmt.Errorf("setting GoNB's build flags: %w", err))
 	}
-	return m, nil
+	return errors.Join(errs...)
 }
 
-// setupModule makes GoNB's module require module, replaced by the project
-// root, with the project's go.sum, through a silent cell of GoNB's own
-// special commands ("!*" runs in the module's directory).
-func (k *kernel) setupModule(ctx context.Context, exited chan error, module string) error {
-	root := k.cfg.Root
-	code := fmt.Sprintf("!*go mod edit -require=%s -replace=%s && cp %s go.sum",
-		shellQuote(module+"@"+zeroVersion), shellQuote(module+"="+root), shellQuote(filepath.Join(root, "go.sum")))
-	reply, err := k.ask(ctx, exited, "execute_request", map[string]any{
-		"code": code, "silent": true, "store_history": false,
-		"user_expressions": map[string]any{}, "allow_stdin": false, "stop_on_error": false,
-	})
-	if err != nil {
-		return err
+// ask sends a request of the front's own to GoNB and waits for its reply
+// and its standard output. An error reply is an error.
+func (k *kernel) ask(ctx context.Context, exited chan error, msgType string, content any) (*jupyter.Message, string, error) {
+	type result struct {
+		reply  *jupyter.Message
+		stdout string
 	}
-	var r struct {
-		Status string `json:"status"`
-		EValue string `json:"evalue"`
-	}
-	if err := reply.DecodeContent(&r); err != nil {
-		return err
-	}
-	if r.Status != "ok" {
-		return fmt.Errorf("setting up the notebook module: %s", r.EValue)
-	}
-	return nil
-}
-
-// shellQuote quotes s for bash.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// ask sends a request of the front's own to GoNB's shell and waits for its
-// reply. Its iopub messages are not published.
-func (k *kernel) ask(ctx context.Context, exited chan error, msgType string, content any) (*jupyter.Message, error) {
-	m, err := k.session.NewMessage(msgType, nil, content)
-	if err != nil {
-		return nil, err
-	}
-	reply := make(chan *jupyter.Message, 1)
-	k.mu.Lock()
-	k.internal[m.Header.MsgID] = reply
-	k.mu.Unlock()
-	if err := k.child.Send(jupyter.Shell, m); err != nil {
-		return nil, err
+	res := make(chan result, 1)
+	if err := k.request(msgType, content, func(reply *jupyter.Message, stdout string) { res <- result{reply, stdout} }); err != nil {
+		return nil, "", err
 	}
 	select {
-	case r := <-reply:
-		return r, nil
+	case r := <-res:
+		var c struct {
+			Status string `json:"status"`
+			EName  string `json:"ename"`
+			EValue string `json:"evalue"`
+		}
+		if err := r.reply.DecodeContent(&c); err != nil {
+			return nil, "", err
+		}
+		if c.Status != "ok" {
+			return r.reply, r.stdout, fmt.Errorf("%s: %s", c.EName, c.EValue)
+		}
+		return r.reply, r.stdout, nil
 	case err := <-exited:
 		exited <- err // for Run
-		return nil, fmt.Errorf("gonb exited: %v", err)
+		return nil, "", fmt.Errorf("gonb exited: %v", err)
 	case <-ctx.Done():
-		return nil, fmt.Errorf("no %s from gonb: %w", strings.TrimSuffix(msgType, "_request")+"_reply", ctx.Err())
+		return nil, "", fmt.Errorf("no %s_reply from gonb: %w", strings.TrimSuffix(msgType, "_request"), ctx.Err())
+	}
+}
+
+// silentCell is the content of an execute_request of the front's own.
+func silentCell(code string) map[string]any {
+	return map[string]any{
+		"code": code, "silent": true, "store_history": false,
+		"user_expressions": map[string]any{}, "allow_stdin": false, "stop_on_error": false,
+	}
+}
+
+// request sends a request of the front's own to GoNB's shell, in GoNB's
+// queue after what was sent before. done, if not nil, gets its reply and
+// standard output; what it prints on stderr or raises is logged.
+func (k *kernel) request(msgType string, content any, done func(reply *jupyter.Message, stdout string)) error {
+	m, err := k.session.NewMessage(msgType, nil, content)
+	if err != nil {
+		return err
+	}
+	if done == nil {
+		done = func(*jupyter.Message, string) {} // its errors are logged (logInternal)
+	}
+	k.mu.Lock()
+	k.internal[m.Header.MsgID] = &internalRequest{done: done}
+	k.mu.Unlock()
+	return k.child.Send(jupyter.Shell, m)
+}
+
+// internalMessage takes a message of GoNB's about the internal request r
+// (msg_id id): a reply, its idle status, or output.
+func (k *kernel) internalMessage(id string, r *internalRequest, m *jupyter.Message) {
+	isReply := strings.HasSuffix(m.Type(), "_reply")
+	k.mu.Lock()
+	switch {
+	case isReply:
+		r.reply = m
+	case isIdle(m):
+		r.idle = true
+	case m.Type() == "stream":
+		var s streamContent
+		if m.DecodeContent(&s) == nil && s.Name == "stdout" {
+			r.stdout.WriteString(s.Text)
+		}
+	}
+	finished := r.reply != nil && r.idle
+	if finished {
+		delete(k.internal, id)
+	}
+	k.mu.Unlock()
+	if !isReply {
+		k.logInternal(m)
+	}
+	if finished {
+		r.done(r.reply, r.stdout.String())
 	}
 }
 
@@ -402,7 +447,7 @@ func (k *kernel) childMessage(ch jupyter.Channel, m *jupyter.Message) error {
 	switch ch {
 	case jupyter.IOPub:
 		if isInternal {
-			k.logInternal(m)
+			k.internalMessage(pid, internal, m)
 			return nil
 		}
 		if catcher == nil {
@@ -413,12 +458,10 @@ func (k *kernel) childMessage(ch jupyter.Channel, m *jupyter.Message) error {
 				return err
 			}
 		}
-		if isIdle(m) {
-			k.mu.Lock()
-			delete(k.catchers, pid)
-			k.mu.Unlock()
-			catcher.published(m)
-		}
+		// The catcher stays until the execute_reply is out: GoNB sends the
+		// reply on shell before the idle status on iopub, but the front may
+		// get them in either order, and the reply needs the catcher's error.
+		catcher.published(m)
 		return nil
 
 	case jupyter.Stdin: // input_request, to the client that sent the execute_request
@@ -431,10 +474,7 @@ func (k *kernel) childMessage(ch jupyter.Channel, m *jupyter.Message) error {
 
 	// A reply on shell or control; GoNB sends all of them on shell.
 	if isInternal {
-		k.mu.Lock()
-		delete(k.internal, pid)
-		k.mu.Unlock()
-		internal <- m
+		k.internalMessage(pid, internal, m)
 		return nil
 	}
 	if !isPending {
@@ -447,11 +487,16 @@ func (k *kernel) childMessage(ch jupyter.Channel, m *jupyter.Message) error {
 		// GoNB replies before it publishes the idle status. Clients read
 		// the reply and then the outputs up to idle, some with a short
 		// timeout between messages (jupyter_kernel_test: 0.1 s), so the
-		// reply waits for the idle status to go out first.
+		// reply waits for the idle status to go out first. The catcher
+		// serves the request's iopub messages until then, and it has the
+		// error of a panic for the reply.
 		select {
 		case <-catcher.idle:
 		case <-time.After(ReplyDelayLimit):
 		}
+		k.mu.Lock()
+		delete(k.catchers, pid)
+		k.mu.Unlock()
 		catcher.patchReply(m)
 	}
 	if m.Type() == "kernel_info_reply" {
@@ -488,19 +533,19 @@ func (k *kernel) patchKernelInfo(m *jupyter.Message) {
 	_ = m.SetContent(info)
 }
 
-// logInternal logs what GoNB printed or raised while serving the front's
-// own requests.
+// logInternal logs what GoNB printed on stderr (and, verbose, on stdout)
+// or raised while serving the front's own requests.
 func (k *kernel) logInternal(m *jupyter.Message) {
 	switch m.Type() {
 	case "stream":
 		var s streamContent
-		if m.DecodeContent(&s) == nil && strings.TrimSpace(s.Text) != "" {
-			k.log.Printf("setup: %s", strings.TrimSpace(s.Text))
+		if m.DecodeContent(&s) == nil && strings.TrimSpace(s.Text) != "" && (s.Name != "stdout" || k.cfg.Verbose) {
+			k.log.Printf("gonb, in a cell of the front's own: %s", strings.TrimSpace(s.Text))
 		}
 	case "error":
 		var e errorContent
 		if m.DecodeContent(&e) == nil {
-			k.log.Printf("setup: %s: %s", e.EName, e.EValue)
+			k.log.Printf("gonb, in a cell of the front's own: %s: %s", e.EName, e.EValue)
 		}
 	}
 }
