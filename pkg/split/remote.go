@@ -33,8 +33,9 @@ type RemoteWorker struct {
 	maxBytes int
 	nextID   atomic.Uint64
 
-	mu   sync.Mutex
-	conn *remoteConn // nil when disconnected
+	mu      sync.Mutex
+	conn    *remoteConn // nil when disconnected
+	postErr error       // why a posted request failed, reported by the next post
 }
 
 // remoteConn is one connection of a RemoteWorker and its requests in flight.
@@ -53,12 +54,13 @@ type remoteConn struct {
 
 // call is a request in flight.
 type call struct {
-	conn *remoteConn
-	id   uint64
-	n    int // commands
-	done chan struct{}
-	res  []result
-	err  error
+	conn   *remoteConn
+	id     uint64
+	n      int  // commands
+	posted bool // no one waits: a failure is reported by the next post
+	done   chan struct{}
+	res    []result
+	err    error
 }
 
 // DialOptions configure Dial.
@@ -161,7 +163,10 @@ func (w *RemoteWorker) run(r request, cancel <-chan struct{}) ([]result, error) 
 // startCancel is start, given up when cancel is closed first (dialling a
 // worker that does not answer takes up to the timeout).
 func (w *RemoteWorker) startCancel(r request, cancel <-chan struct{}) (*call, error) {
-	if cancel == nil {
+	w.mu.Lock()
+	connected := w.conn != nil
+	w.mu.Unlock()
+	if cancel == nil || connected {
 		return w.start(r)
 	}
 	type started struct {
@@ -186,6 +191,31 @@ func (w *RemoteWorker) startCancel(r request, cancel <-chan struct{}) (*call, er
 	}
 }
 
+// post sends the request without waiting for its reply: if it fails, the
+// next post returns the error. Deliveries from worker to worker are posted,
+// so that the sender goes on at once.
+func (w *RemoteWorker) post(r request, cancel <-chan struct{}) error {
+	w.mu.Lock()
+	err := w.postErr
+	w.postErr = nil
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	r.posted = true
+	_, err = w.startCancel(r, cancel)
+	return err
+}
+
+// postFailed records why a posted request failed.
+func (w *RemoteWorker) postFailed(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.postErr == nil {
+		w.postErr = err
+	}
+}
+
 // start sends the request (its timeout defaults to the worker's) and
 // returns the call to wait for.
 func (w *RemoteWorker) start(r request) (*call, error) {
@@ -197,7 +227,7 @@ func (w *RemoteWorker) start(r request) (*call, error) {
 	if r.timeout <= 0 {
 		r.timeout = w.timeout
 	}
-	cl := &call{conn: c, id: r.id, n: len(r.cmds), done: make(chan struct{})}
+	cl := &call{conn: c, id: r.id, n: len(r.cmds), posted: r.posted, done: make(chan struct{})}
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
@@ -271,6 +301,9 @@ func (c *remoteConn) fail(err error) {
 	for _, cl := range pending {
 		cl.err = err
 		close(cl.done)
+		if cl.posted {
+			c.w.postFailed(err)
+		}
 	}
 	c.w.mu.Lock()
 	if c.w.conn == c {
@@ -318,6 +351,9 @@ func (c *remoteConn) read() {
 			cl.res = res
 		}
 		close(cl.done)
+		if cl.posted && cl.err != nil {
+			w.postFailed(cl.err)
+		}
 	}
 }
 

@@ -63,6 +63,7 @@ type request struct {
 	id      uint64 // set by the RemoteWorker that sends it
 	timeout time.Duration
 	decoded bool // the tensors of the commands were decoded from the wire: the worker owns them
+	posted  bool // sent by RemoteWorker.post
 	cmds    []command
 }
 
@@ -409,7 +410,14 @@ func (w *VirtualWorker) send(c command, r request, cancel <-chan struct{}) error
 		to = p
 	}
 	deliver := request{timeout: r.timeout, cmds: []command{{Op: opDeliver, Out: c.Out, Tensor: t}}}
-	if _, err := to.run(deliver, cancel); err != nil {
+	if rw, ok := to.(*RemoteWorker); ok {
+		// Sent without waiting for the answer: the receiver awaits the
+		// object, and a failure shows at the next send.
+		err = rw.post(deliver, cancel)
+	} else {
+		_, err = to.run(deliver, cancel)
+	}
+	if err != nil {
 		return fmt.Errorf("sending object %d to %s: %w", c.A, to.ID(), err)
 	}
 	w.consume(c, c.A)
