@@ -1,6 +1,7 @@
 #!/bin/bash
 # Epoch time of `ppml split train` against the PyTorch reference split_torch.py
-# (1 thread), taking turns so that the load from other processes hits every
+# (1 thread: torch.set_num_threads(1) and OMP_NUM_THREADS=1, without which
+# Debian's OpenMP build still spins a second thread), taking turns so that the load from other processes hits every
 # side alike: each round runs PyTorch, ppml in process, ppml with two
 # `ppml worker` processes over loopback ZeroMQ (default runtime settings), and
 # the same with the workers tuned (GOMAXPROCS=1 GOGC=400: one core per worker,
@@ -49,7 +50,7 @@ TUNED=$ADDRS
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$ROUNDS"); do
-	T=$(/usr/bin/python3 bench/split/split_torch.py "$MNIST" --epochs "$EPOCHS" --threads 1 | secs)
+	T=$(OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 /usr/bin/python3 bench/split/split_torch.py "$MNIST" --epochs "$EPOCHS" --threads 1 | secs)
 	T2=-
 	if [ "${TORCH2:-0}" = 1 ]; then
 		T2=$(/usr/bin/python3 bench/split/split_torch.py "$MNIST" --epochs "$EPOCHS" --threads 2 | secs)
