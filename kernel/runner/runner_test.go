@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -94,6 +95,29 @@ func TestFindSpec(t *testing.T) {
 	writeSpec(bad, Spec{Argv: []string{"x"}, InterruptMode: "poke"})
 	if _, err := ReadSpec(bad); err == nil || !strings.Contains(err.Error(), "interrupt_mode") {
 		t.Errorf("ReadSpec(bad interrupt_mode) = %v", err)
+	}
+}
+
+// TestCommandIPythonHistory checks that an IPython kernel keeps its
+// history in memory, as under nbclient, unless its kernelspec says where.
+func TestCommandIPythonHistory(t *testing.T) {
+	ipy := []string{"python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"}
+	const mem = "--HistoryManager.hist_file=:memory:"
+	tests := []struct {
+		name string
+		argv []string
+		want string // the last argument
+	}{
+		{"python3", ipy, mem},
+		{"python", ipy, mem},
+		{"python3", append(ipy[:len(ipy):len(ipy)], "--HistoryManager.hist_file=/tmp/h.sqlite"), "--HistoryManager.hist_file=/tmp/h.sqlite"},
+		{"ppml-go", []string{"ppml", "kernel", "{connection_file}"}, "/tmp/c.json"},
+	}
+	for _, tt := range tests {
+		argv, _ := (&Spec{Name: tt.name, Argv: tt.argv}).command("/tmp/c.json")
+		if got := argv[len(argv)-1]; got != tt.want || slices.Contains(argv[:len(argv)-1], mem) {
+			t.Errorf("%s %q: argv %q, want it to end with %s only", tt.name, tt.argv, argv, tt.want)
+		}
 	}
 }
 

@@ -149,11 +149,20 @@ func (s *Spec) validate() error {
 }
 
 // command returns the kernel's argv and environment additions with
-// {connection_file} and {resource_dir} substituted.
+// {connection_file} and {resource_dir} substituted. An IPython kernel (the
+// kernelspecs python, python2 and python3, as jupyter_client tells them)
+// keeps its history in memory, as nbclient has it: a notebook run headless
+// does not add to the user's IPython history, nor wait for its database on
+// every cell.
 func (s *Spec) command(connectionFile string) (argv, env []string) {
 	r := strings.NewReplacer("{connection_file}", connectionFile, "{resource_dir}", s.Dir)
+	histFile := false
 	for _, a := range s.Argv {
 		argv = append(argv, r.Replace(a))
+		histFile = histFile || strings.HasPrefix(a, "--HistoryManager.hist_file")
+	}
+	if (s.Name == "python" || s.Name == "python2" || s.Name == "python3") && !histFile {
+		argv = append(argv, "--HistoryManager.hist_file=:memory:")
 	}
 	keys := make([]string, 0, len(s.Env))
 	for k := range s.Env {
