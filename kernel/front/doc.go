@@ -20,8 +20,8 @@
 //     package, GoMLX and gonbui then resolve at the versions pinned by the
 //     project's go.mod, without asking the module proxy for anything.
 //   - GoNB builds cells with "go build -mod=mod" instead of running "go get"
-//     before every cell, and without DWARF (see buildFlags): a third of the
-//     compile time of the course's notebook.
+//     before every cell, and without DWARF (see buildFlags), which more than
+//     halves the compile time of the course's notebook.
 //
 // The GoNB child never outlives the front: it gets SIGTERM when the front
 // dies (Linux parent-death signal), the front kills it on every way out, and
