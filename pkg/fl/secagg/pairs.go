@@ -75,6 +75,23 @@ func NewPairMasks(n, dim int, seed uint64) ([][]float64, error) {
 // MaskFloat returns v + mask if i is the smaller id of its pair, v - mask otherwise.
 // masks is the output of NewPairMasks for the same n.
 func MaskFloat(i, n int, v []float64, masks [][]float64) ([]float64, error) {
+	return mask(i, n, v, masks)
+}
+
+// SumFloat returns the entrywise sum of the vectors, skipping nil entries
+// (clients that dropped out). All non-nil vectors must have the same length.
+func SumFloat(vs [][]float64) ([]float64, error) {
+	return sum(vs)
+}
+
+// word is what a vector of the teaching protocol holds: floats, whose sums
+// round, or fixed-point words in Z_{2^32}, whose sums wrap around exactly
+// (Go's uint32 arithmetic is arithmetic mod 2^32).
+type word interface{ float64 | uint32 }
+
+// mask adds the pair's mask to v if i is the smaller id of its pair and
+// subtracts it otherwise.
+func mask[T word](i, n int, v []T, masks [][]T) ([]T, error) {
 	p, smaller, err := pairIndex(i, n)
 	if err != nil {
 		return nil, err
@@ -85,7 +102,7 @@ func MaskFloat(i, n int, v []float64, masks [][]float64) ([]float64, error) {
 	if len(masks[p]) != len(v) {
 		return nil, fmt.Errorf("secagg: mask of pair %d has length %d, vector has %d", p, len(masks[p]), len(v))
 	}
-	out := make([]float64, len(v))
+	out := make([]T, len(v))
 	for j, x := range v {
 		if smaller {
 			out[j] = x + masks[p][j]
@@ -96,25 +113,24 @@ func MaskFloat(i, n int, v []float64, masks [][]float64) ([]float64, error) {
 	return out, nil
 }
 
-// SumFloat returns the entrywise sum of the vectors, skipping nil entries
-// (clients that dropped out). All non-nil vectors must have the same length.
-func SumFloat(vs [][]float64) ([]float64, error) {
-	var sum []float64
+// sum returns the entrywise sum of the non-nil vectors.
+func sum[T word](vs [][]T) ([]T, error) {
+	var total []T
 	for i, v := range vs {
 		if v == nil {
 			continue
 		}
-		if sum == nil {
-			sum = make([]float64, len(v))
+		if total == nil {
+			total = make([]T, len(v))
 		}
-		if len(v) != len(sum) {
-			return nil, fmt.Errorf("secagg: vector %d has length %d, want %d", i, len(v), len(sum))
+		if len(v) != len(total) {
+			return nil, fmt.Errorf("secagg: vector %d has length %d, want %d", i, len(v), len(total))
 		}
 		for j, x := range v {
-			sum[j] += x
+			total[j] += x
 		}
 	}
-	return sum, nil
+	return total, nil
 }
 
 // DropoutResidue returns what the masks leave in the server's sum when the
@@ -216,45 +232,12 @@ func NewPairMasksFixed(n, dim int, seed uint64) ([][]uint32, error) {
 // MaskFixed returns v + mask mod 2^32 if i is the smaller id of its pair,
 // v - mask mod 2^32 otherwise. masks is the output of NewPairMasksFixed.
 func MaskFixed(i, n int, v []uint32, masks [][]uint32) ([]uint32, error) {
-	p, smaller, err := pairIndex(i, n)
-	if err != nil {
-		return nil, err
-	}
-	if len(masks) != n/2 {
-		return nil, fmt.Errorf("secagg: %d clients need %d pair masks, got %d", n, n/2, len(masks))
-	}
-	if len(masks[p]) != len(v) {
-		return nil, fmt.Errorf("secagg: mask of pair %d has length %d, vector has %d", p, len(masks[p]), len(v))
-	}
-	out := make([]uint32, len(v))
-	for j, x := range v {
-		if smaller {
-			out[j] = x + masks[p][j]
-		} else {
-			out[j] = x - masks[p][j]
-		}
-	}
-	return out, nil
+	return mask(i, n, v, masks)
 }
 
 // SumFixed returns the entrywise sum mod 2^32 of the vectors, skipping nil
 // entries (clients that dropped out). All non-nil vectors must have the same
 // length.
 func SumFixed(vs [][]uint32) ([]uint32, error) {
-	var sum []uint32
-	for i, v := range vs {
-		if v == nil {
-			continue
-		}
-		if sum == nil {
-			sum = make([]uint32, len(v))
-		}
-		if len(v) != len(sum) {
-			return nil, fmt.Errorf("secagg: vector %d has length %d, want %d", i, len(v), len(sum))
-		}
-		for j, x := range v {
-			sum[j] += x
-		}
-	}
-	return sum, nil
+	return sum(vs)
 }
