@@ -276,27 +276,26 @@ func (w *VirtualWorker) object(id ObjectID) (any, bool) {
 }
 
 func (w *VirtualWorker) tensor(id ObjectID) (*tensors.Tensor, error) {
-	o, ok := w.object(id)
-	if !ok {
-		return nil, fmt.Errorf("%w %d", ErrNoObject, id)
-	}
-	t, ok := o.(*tensors.Tensor)
-	if !ok {
-		return nil, fmt.Errorf("object %d is a %T, not a tensor", id, o)
-	}
-	return t, nil
+	return objectAs[*tensors.Tensor](w, id, "tensor")
 }
 
 func (w *VirtualWorker) model(id ObjectID) (*nn.Model, error) {
+	return objectAs[*nn.Model](w, id, "model")
+}
+
+// objectAs returns the object id of w as a T, or an error naming what it
+// is instead (kind names T for people).
+func objectAs[T any](w *VirtualWorker, id ObjectID, kind string) (T, error) {
+	var zero T
 	o, ok := w.object(id)
 	if !ok {
-		return nil, fmt.Errorf("%w %d", ErrNoObject, id)
+		return zero, fmt.Errorf("%w %d", ErrNoObject, id)
 	}
-	m, ok := o.(*nn.Model)
+	v, ok := o.(T)
 	if !ok {
-		return nil, fmt.Errorf("object %d is a %T, not a model", id, o)
+		return zero, fmt.Errorf("object %d is a %T, not a %s", id, o, kind)
 	}
-	return m, nil
+	return v, nil
 }
 
 // add stores o under a new id and wakes a request waiting for it.
