@@ -5,7 +5,7 @@
 # notebook headless in the Go kernel instead, writing the executed copy.
 #
 # Usage: scripts/course.sh [--headless] [--teacher] [--port N]
-#   --headless  run the notebook top to bottom without a browser
+#   --headless  run the notebook top to bottom without a browser (into out/)
 #   --teacher   use the source notebook (with solutions and hidden tests)
 #   --port N    Jupyter's port (default 8888)
 set -euo pipefail
@@ -45,6 +45,7 @@ if [ "$headless" = 0 ]; then
   echo "  sudo apt-get install jupyter-notebook     (Debian/Ubuntu; JupyterLab works too)"
   echo "and run scripts/course.sh again. Meanwhile the notebook runs headless in the Go kernel."
 fi
-out=${TMPDIR:-/tmp}/ppml-course.executed.ipynb
+mkdir -p out
+out=$root/out/$(basename "$nb" .ipynb).executed.ipynb
 echo "== running $nb headless; executed copy: $out"
 exec bin/ppml run "$nb" -o "$out" --allow-errors
