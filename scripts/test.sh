@@ -30,7 +30,9 @@ echo "== go test"
 # so the log names every skipped test and why. The full log is kept; what is
 # printed here is every package's result, each failure with its output, and
 # each skip with its reason.
-log=${PPML_TEST_LOG:-${TMPDIR:-/tmp}/ppml-go-test.log}
+mkdir -p out
+log=${PPML_TEST_LOG:-$PWD/out/go-test.log}
+rm -f "$log"
 set +e
 go test -v -count=1 -p 1 -timeout 60m "$@" ./... >"$log" 2>&1
 status=$?
