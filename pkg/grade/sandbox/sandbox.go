@@ -45,7 +45,8 @@ type Config struct {
 	// their testdata, nested modules.
 	Sources []string `json:"sources,omitempty"`
 	// Work is the host directory bound read-write as the program's working
-	// directory and HOME, at /home/student.
+	// directory and HOME, at /sandbox/home (outside /home, so that it never covers a
+	// bound host path such as a user's module cache in /home/USER).
 	Work string `json:"work"`
 	// GoCache lists read-only Go build caches, newest first: the program
 	// gets a private writable GOCACHE layered over them (an overlay mount
@@ -67,7 +68,7 @@ type Config struct {
 }
 
 // Home is the working directory and HOME inside the sandbox.
-const Home = "/home/student"
+const Home = "/sandbox/home"
 
 // goCacheDir is GOCACHE inside the sandbox.
 const goCacheDir = "/gocache"
