@@ -189,6 +189,7 @@ func courseKernel(t testing.TB) *runner.Spec {
 	if err := sandbox.Available(); err != nil {
 		t.Skip(err)
 	}
+	skipUnlessRoot(t)
 	courseOnce.Do(func() {
 		root, err := filepath.Abs("../..")
 		if err != nil {

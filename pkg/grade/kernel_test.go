@@ -70,6 +70,17 @@ func gonbSpecB(t testing.TB) *runner.Spec {
 	return spec
 }
 
+// skipUnlessRoot skips a test that runs kernels in the sandbox when it is
+// not run as root: without root the sandbox cannot overlay the warmed Go
+// build cache, so every sandboxed kernel compiles GoMLX and the project from
+// scratch (correct, but minutes per submission; see SANDBOX.md).
+func skipUnlessRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("not root: the sandbox cannot share the warmed Go build cache, so each sandboxed kernel would compile everything from scratch (minutes); run the tests as root for these")
+	}
+}
+
 func userGoCache() []string {
 	out, _ := exec.Command("go", "env", "GOCACHE").Output()
 	return []string{strings.TrimSpace(string(out))}
@@ -82,6 +93,7 @@ func testExecutor(t *testing.T, unsafe bool) *KernelExecutor {
 		if err := sandbox.Available(); err != nil {
 			t.Skip(err)
 		}
+		skipUnlessRoot(t)
 	}
 	if testing.Verbose() {
 		e.KernelOutput = os.Stderr
