@@ -319,7 +319,7 @@ func TestCourseGrades(t *testing.T) {
 	feedback := map[string][]string{
 		"release":           {"not implemented yet", "0 / 12"},
 		"wrong_accuracy":    {"Accuracy([1 0 1 1], [1 1 1 0]) = 0.4, want 0.5"},
-		"panics_average":    {"index out of range"}, // GoNB maps the panic to "in Average, line N" only sometimes,
+		"panics_average":    {"index out of range"}, // GoNB maps the panic to "in Average, line N" only sometimes
 		"syntax_error_ex2a": {"does not compile", "line 10: expected operand", "the stub that ran in place of an answer that does not compile: Exercise 2a: the forward pass (cell ex2a)"},
 		"type_error_ex3":    {"does not compile", "cannot use"},
 		"skips_ex2b":        {"an exercise above that is not done yet"},
