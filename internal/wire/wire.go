@@ -185,18 +185,19 @@ func (r *Reader) check(n uint64, minSize, limit int) int {
 	return int(n)
 }
 
-// Bytes reads what Writer.Bytes wrote, at most max bytes, and copies it.
-func (r *Reader) Bytes(max int) []byte {
-	n := r.Count(1, max)
-	if v := r.Take(n); v != nil {
+// Bytes reads what Writer.Bytes wrote, at most limit bytes, and copies it
+// (nil if empty).
+func (r *Reader) Bytes(limit int) []byte {
+	n := r.Count(1, limit)
+	if v := r.Take(n); len(v) > 0 {
 		return append([]byte{}, v...)
 	}
 	return nil
 }
 
-// U32s reads what Writer.U32s wrote, at most max values.
-func (r *Reader) U32s(max int) []uint32 {
-	n := r.Count(4, max)
+// U32s reads what Writer.U32s wrote, at most limit values.
+func (r *Reader) U32s(limit int) []uint32 {
+	n := r.Count(4, limit)
 	raw := r.Take(4 * n)
 	if raw == nil {
 		return nil
@@ -208,9 +209,9 @@ func (r *Reader) U32s(max int) []uint32 {
 	return v
 }
 
-// F32s reads what Writer.F32s wrote, at most max values.
-func (r *Reader) F32s(max int) []float32 {
-	n := r.Count(4, max)
+// F32s reads what Writer.F32s wrote, at most limit values.
+func (r *Reader) F32s(limit int) []float32 {
+	n := r.Count(4, limit)
 	raw := r.Take(4 * n)
 	if raw == nil {
 		return nil
