@@ -86,17 +86,30 @@ func PlusParams(n int, th Threat) (k, t int, err error) {
 	if err := th.check(); err != nil {
 		return 0, 0, err
 	}
-	for k := 2; k < n-1; k += 2 {
-		if lo, hi, ok := plusRange(n, k, th); ok && lo <= hi {
-			return k, lo, nil
-		}
+	if k, t, ok := plusSearch(n, th, 1); ok {
+		return k, t, nil
 	}
 	return 0, 0, fmt.Errorf("%w: no neighbour count below %d meets it for %d clients with %+v; use the complete graph", ErrInsecureParams, n-1, n, th)
 }
 
+// plusSearch returns the smallest even k < n-1 with a nonempty range of
+// thresholds and the smallest of them; selfHolder is 1 when a client holds a
+// share of its own secrets (this package), 0 as in the reference
+// implementation.
+func plusSearch(n int, th Threat, selfHolder int) (k, t int, ok bool) {
+	for k := 2; k < n-1; k += 2 {
+		if lo, hi, ok := thresholds(n, k, th, selfHolder); ok && lo <= hi {
+			return k, lo, true
+		}
+	}
+	return 0, 0, false
+}
+
 // plusRange returns the thresholds [lo, hi] that give the guarantee with k
 // neighbours, and whether the graph stays connected with k.
-func plusRange(n, k int, th Threat) (lo, hi int, ok bool) {
+func plusRange(n, k int, th Threat) (lo, hi int, ok bool) { return thresholds(n, k, th, 1) }
+
+func thresholds(n, k int, th Threat, selfHolder int) (lo, hi int, ok bool) {
 	corrupt, dropped := th.counts(n)
 	if logDisconnected(n, k, corrupt+dropped) >= -(SecurityBits+1)*math.Ln2 {
 		return 0, 0, false
@@ -113,7 +126,7 @@ func plusRange(n, k int, th Threat) (lo, hi int, ok bool) {
 	}
 	lo = t1 + 1
 	if th.Active {
-		lo = max(lo, (k+1+t1)/2+1) // 2t > k + 1 + t1
+		lo = max(lo, (k+selfHolder+t1)/2+1) // 2t > k + 1 + t1
 	}
 	// hi: the largest t whose survivors fall short with probability below
 	// 2^-CorrectnessBits / n: P(survivors <= t-1) < fail.
