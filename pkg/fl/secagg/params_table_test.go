@@ -2,6 +2,9 @@ package secagg
 
 import (
 	"crypto/ed25519"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -96,5 +99,39 @@ func TestPlusParamsTable(t *testing.T) {
 				t.Errorf("n=%d %+v: k=%d accepted: %v", r.n, th, pk-2, err)
 			}
 		}
+	}
+}
+
+// TestDocParamsTable checks the table in the package doc against PlusParams.
+func TestDocParamsTable(t *testing.T) {
+	src, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for _, line := range strings.Split(string(src), "\n") {
+		f := strings.Fields(strings.TrimPrefix(line, "//"))
+		if len(f) != 6 || (f[3] != "passive" && f[3] != "active") {
+			continue
+		}
+		var v [6]float64
+		for i, s := range f {
+			if i != 3 {
+				if v[i], err = strconv.ParseFloat(s, 64); err != nil {
+					t.Fatalf("row %q: %v", line, err)
+				}
+			}
+		}
+		if testing.Short() && v[0] > 1000 {
+			continue
+		}
+		rows++
+		k, th, err := PlusParams(int(v[0]), Threat{Dropout: v[1], Corrupt: v[2], Active: f[3] == "active"})
+		if err != nil || k != int(v[4]) || th != int(v[5]) {
+			t.Errorf("doc row %q: PlusParams gives k=%d t=%d (%v)", line, k, th, err)
+		}
+	}
+	if rows < 5 {
+		t.Errorf("found %d rows of the parameter table in doc.go", rows)
 	}
 }
