@@ -39,14 +39,14 @@ type Client struct {
 	signed             []int // the survivor list this client signed (active option)
 
 	u1    []int             // clients that advertised keys, sorted
-	peers map[int]peerKeys  // public keys of the neighbours in U1
+	peers map[int]peerKeys  // keys shared with the neighbours in U1
 	held  map[int]heldShare // shares this client holds, by owner (itself included)
 	exp   Expander
 }
 
 type peerKeys struct {
-	mask *ecdh.PublicKey
-	aead cipher.AEAD // seals and opens the shares exchanged with this peer
+	mask [KeySize]byte // seed of the pairwise mask with this peer
+	aead cipher.AEAD   // seals and opens the shares exchanged with this peer
 }
 
 type heldShare struct{ self, mask []uint64 }
@@ -144,7 +144,7 @@ func (c *Client) abort(err error) error {
 	c.err = err
 	c.stage = StageDone
 	c.selfSeed, c.maskSeed = seed{}, seed{}
-	c.encPriv, c.maskPriv, c.held = nil, nil, nil
+	c.encPriv, c.maskPriv, c.held, c.peers = nil, nil, nil, nil
 	return err
 }
 
@@ -231,13 +231,14 @@ func (c *Client) ShareKeys(l *KeyList) (*ShareKeys, error) {
 			continue
 		}
 		// A malformed or low-order key (which the server should have
-		// rejected) makes that neighbour unusable; skip it rather than
-		// stall.
-		enc, err := parseKey(k.EncKey)
+		// rejected) makes that neighbour unusable: crypto/ecdh refuses the
+		// all-zero agreement. Skip it rather than stall. Both agreements
+		// are needed anyway, so the check costs nothing.
+		enc, err := ecdh.X25519().NewPublicKey(k.EncKey)
 		if err != nil {
 			continue
 		}
-		mask, err := parseKey(k.MaskKey)
+		mask, err := ecdh.X25519().NewPublicKey(k.MaskKey)
 		if err != nil {
 			continue
 		}
@@ -245,7 +246,11 @@ func (c *Client) ShareKeys(l *KeyList) (*ShareKeys, error) {
 		if err != nil {
 			continue
 		}
-		peers[k.From] = peerKeys{mask: mask, aead: aead}
+		maskKey, err := pairMaskKey(c.maskPriv, mask, c.cfg.Round, c.id, k.From)
+		if err != nil {
+			continue
+		}
+		peers[k.From] = peerKeys{mask: maskKey, aead: aead}
 	}
 	if !self {
 		return nil, fmt.Errorf("%w: key list does not include client %d", ErrMalformed, c.id)
@@ -323,15 +328,12 @@ func (c *Client) MaskedInput(b *ShareBundle) (*MaskedInput, error) {
 	terms := make([]maskTerm, 1, 1+len(partners))
 	terms[0].key = selfMaskKey(&c.selfSeed, c.cfg.Round, c.id)
 	for _, v := range partners {
-		key, err := pairMaskKey(c.maskPriv, c.peers[v].mask, c.cfg.Round, c.id, v)
-		if err != nil {
-			return nil, err
-		}
-		terms = append(terms, maskTerm{key: key, negate: c.id > v})
+		terms = append(terms, maskTerm{key: c.peers[v].mask, negate: c.id > v})
 	}
 	y := make([]uint32, len(c.input))
 	c.exp.addMasks(y, c.input, 0, terms)
 	clear(terms) // forget the mask keys
+	c.peers = nil
 	c.stage = StageUnmask
 	if c.cfg.active() {
 		c.stage = StageConsistencyCheck
