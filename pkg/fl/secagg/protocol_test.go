@@ -541,3 +541,33 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// SetInput, with which a caller gives its input after the key stages (as
+// fedavg's remote client does), checks the range as NewClientQuantized does
+// and is refused once the masked input is sent.
+func TestSetInput(t *testing.T) {
+	s := newSession(t, Config{N: 3, Dim: 2}, constInputs(3, 2, 0))
+	c := s.clients[0]
+	if err := c.SetInput([]uint32{1, DefaultRange + 1}); err == nil {
+		t.Error("an input above the range was accepted")
+	}
+	if err := c.SetInput([]uint32{1}); err == nil {
+		t.Error("an input of the wrong length was accepted")
+	}
+	bs := s.share(ids(3), s.advertise(ids(3)))
+	s.must(c.SetInput([]uint32{5, 7}))
+	s.mask(ids(3), bs)
+	if err := c.SetInput([]uint32{1, 1}); !errors.Is(err, ErrOutOfStage) {
+		t.Errorf("SetInput after the masked input: %v", err)
+	}
+	req, err := s.server.UnmaskRequest()
+	s.must(err)
+	for _, c := range s.clients {
+		m, err := c.Unmask(req)
+		s.must(err)
+		s.must(s.server.Receive(m))
+	}
+	if sum, err := s.server.Result(); err != nil || !slices.Equal(sum, []uint32{5, 7}) {
+		t.Errorf("sum %v, %v; want the input set late", sum, err)
+	}
+}
