@@ -80,13 +80,7 @@ func TestAttackCoalitionBound(t *testing.T) {
 	for _, c := range coalition {
 		coalitionKeys[c] = s.clients[c].maskPriv
 	}
-	req, err := s.server.UnmaskRequest()
-	s.must(err)
-	for _, c := range s.clients {
-		m, err := c.Unmask(req)
-		s.must(err)
-		s.must(s.server.Receive(m))
-	}
+	s.unmask()
 	if _, err := s.server.Result(); err != nil {
 		t.Fatal(err)
 	}

@@ -143,6 +143,19 @@ func (s *session) mask(ids []int, bs map[int]*ShareBundle) map[int]*MaskedInput 
 	return out
 }
 
+// unmask closes the masked inputs and runs the unmask stage with every
+// client.
+func (s *session) unmask() {
+	s.t.Helper()
+	req, err := s.server.UnmaskRequest()
+	s.must(err)
+	for _, c := range s.clients {
+		m, err := c.Unmask(req)
+		s.must(err)
+		s.must(s.server.Receive(m))
+	}
+}
+
 func ids(n int) []int {
 	out := make([]int, n)
 	for i := range out {
@@ -560,13 +573,7 @@ func TestSetInput(t *testing.T) {
 	if err := c.SetInput([]uint32{1, 1}); !errors.Is(err, ErrOutOfStage) {
 		t.Errorf("SetInput after the masked input: %v", err)
 	}
-	req, err := s.server.UnmaskRequest()
-	s.must(err)
-	for _, c := range s.clients {
-		m, err := c.Unmask(req)
-		s.must(err)
-		s.must(s.server.Receive(m))
-	}
+	s.unmask()
 	if sum, err := s.server.Result(); err != nil || !slices.Equal(sum, []uint32{5, 7}) {
 		t.Errorf("sum %v, %v; want the input set late", sum, err)
 	}
