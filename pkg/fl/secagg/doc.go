@@ -1,6 +1,7 @@
 // Package secagg implements secure aggregation: a server learns the sum of
 // the clients' vectors and nothing else about any single one, even when
-// clients drop out midway.
+// clients drop out midway, under the conditions stated in "What the server
+// learns" below.
 //
 // # Two protocols
 //
