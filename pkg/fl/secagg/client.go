@@ -38,7 +38,6 @@ type Client struct {
 	selfSeed, maskSeed seed
 	signed             []int // the survivor list this client signed (active option)
 
-	u1    []int             // clients that advertised keys, sorted
 	peers map[int]peerKeys  // keys shared with the neighbours in U1
 	held  map[int]heldShare // shares this client holds, by owner (itself included)
 	exp   Expander
@@ -189,15 +188,16 @@ func (c *Client) AdvertiseKeys() (*AdvertiseKeys, error) {
 	return m, nil
 }
 
-// ShareKeys takes the server's key list and returns the client's encrypted
-// shares of its two seeds for each of its share holders in the list.
+// ShareKeys takes the server's key list (the whole list, or only the
+// client's neighbours' keys and its own: Server.KeyListFor) and returns the
+// client's encrypted shares of its two seeds for each of its share holders
+// in the list.
 func (c *Client) ShareKeys(l *KeyList) (*ShareKeys, error) {
 	if err := c.check(StageShareKeys, l.Round, "a key list"); err != nil {
 		return nil, err
 	}
 	peers := make(map[int]peerKeys)
 	seen := make(map[string]int)
-	var u1 []int
 	self := false
 	for i, k := range l.Keys {
 		if k.From < 0 || k.From >= c.cfg.N {
@@ -212,7 +212,6 @@ func (c *Client) ShareKeys(l *KeyList) (*ShareKeys, error) {
 			}
 			seen[string(key)] = k.From
 		}
-		u1 = append(u1, k.From)
 		if k.From != c.id && !c.g.adjacent(c.id, k.From) {
 			continue
 		}
@@ -286,7 +285,7 @@ func (c *Client) ShareKeys(l *KeyList) (*ShareKeys, error) {
 		}
 		out.Shares = append(out.Shares, EncryptedShare{From: c.id, To: v, Ciphertext: ct})
 	}
-	c.u1, c.peers = u1, peers
+	c.peers = peers
 	c.stage = StageMaskedInput
 	return out, nil
 }

@@ -578,3 +578,23 @@ func TestSetInput(t *testing.T) {
 		t.Errorf("sum %v, %v; want the input set late", sum, err)
 	}
 }
+
+// In SecAgg+ each client gets only its neighbours' keys and its own.
+func TestKeyListFor(t *testing.T) {
+	cfg := Config{N: 12, Dim: 2, Neighbours: 4, GraphSeed: [32]byte{2}}
+	s := newSession(t, cfg, constInputs(12, 2, 1))
+	if _, err := s.server.KeyListFor(0); !errors.Is(err, ErrOutOfStage) {
+		t.Errorf("key list before the keys: %v", err)
+	}
+	s.advertise(ids(12))
+	for _, c := range s.clients {
+		l, err := s.server.KeyListFor(c.id)
+		s.must(err)
+		if len(l.Keys) != 5 {
+			t.Fatalf("client %d got %d keys, want its 4 neighbours' and its own", c.id, len(l.Keys))
+		}
+		if _, err := c.ShareKeys(l); err != nil {
+			t.Fatalf("client %d: %v", c.id, err)
+		}
+	}
+}

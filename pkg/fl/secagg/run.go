@@ -149,11 +149,27 @@ func (sim *simulation) setup() error {
 	if err := sim.step(StageAdvertiseKeys, nil, func(c *Client, _ Message) (Message, error) { return c.AdvertiseKeys() }); err != nil {
 		return err
 	}
-	out, err := sim.closeStage(func() ([]Message, error) { l, err := sim.server.KeyList(); return []Message{l}, err })
+	// Each client gets its neighbours' keys (all keys in SecAgg).
+	var to []int
+	out, err := sim.closeStage(func() ([]Message, error) {
+		if _, err := sim.server.KeyList(); err != nil {
+			return nil, err
+		}
+		var ms []Message
+		for _, id := range sim.alive {
+			l, err := sim.server.KeyListFor(id)
+			if err != nil {
+				return nil, err
+			}
+			ms = append(ms, l)
+			to = append(to, id)
+		}
+		return ms, nil
+	})
 	if err != nil {
 		return err
 	}
-	sim.keyList = sim.broadcast(out[0])
+	sim.keyList = sim.unicast(to, out)
 	return nil
 }
 
@@ -175,12 +191,7 @@ func (sim *simulation) shareKeys() error {
 	if err != nil {
 		return err
 	}
-	bundles := make(map[int][]byte, len(out))
-	for i, b := range out {
-		bundles[to[i]] = b
-		sim.res.Stats.ServerBytes += len(b)
-	}
-	sim.bundles = func(id int) []byte { return bundles[id] }
+	sim.bundles = sim.unicast(to, out)
 	return nil
 }
 
@@ -268,6 +279,16 @@ func (sim *simulation) closeStage(f func() ([]Message, error)) ([][]byte, error)
 		}
 	}
 	return out, nil
+}
+
+// unicast counts the messages out[i] sent to client to[i].
+func (sim *simulation) unicast(to []int, out [][]byte) func(int) []byte {
+	byID := make(map[int][]byte, len(out))
+	for i, b := range out {
+		byID[to[i]] = b
+		sim.res.Stats.ServerBytes += len(b)
+	}
+	return func(id int) []byte { return byID[id] }
 }
 
 // broadcast counts a message sent to every client alive in the next stage.

@@ -166,6 +166,23 @@ func (s *Server) KeyList() (*KeyList, error) {
 	return l, nil
 }
 
+// KeyListFor returns, after KeyList, the part of the key list that client
+// id needs: its own keys and its neighbours'. In SecAgg+ that is what the
+// server sends each client (k+1 entries instead of N, as Bell et al. do);
+// in SecAgg it is the whole list.
+func (s *Server) KeyListFor(id int) (*KeyList, error) {
+	if s.stage == StageAdvertiseKeys || s.adv[id] == nil {
+		return nil, fmt.Errorf("%w: no key list for client %d in stage %q", ErrOutOfStage, id, s.stage)
+	}
+	l := &KeyList{Round: s.cfg.Round}
+	for _, v := range slices.Sorted(maps.Keys(s.adv)) {
+		if s.g.holds(v, id) {
+			l.Keys = append(l.Keys, *s.adv[v])
+		}
+	}
+	return l, nil
+}
+
 func (s *Server) closing(want Stage) error {
 	if s.stage != want {
 		if s.err != nil {
