@@ -197,14 +197,13 @@ func decodeSum(q secagg.Quantizer, sum []uint32, contributors int) (secureSum, e
 
 // secureAggregator runs secure aggregation among the clients of an
 // in-process round: their quantized inputs go through the protocol's client
-// and server state machines, every message marshaled and unmarshaled (and
-// shown to capture, if set, as a network would carry it).
+// and server state machines, every message marshaled and unmarshaled as a
+// network would carry it.
 type secureAggregator struct {
-	opts    SecAggOptions
-	cfg     secagg.Config
-	seed    uint64
-	inputs  map[int][]uint32
-	capture func([]byte)
+	opts   SecAggOptions
+	cfg    secagg.Config
+	seed   uint64
+	inputs map[int][]uint32
 }
 
 func (p *Process) newSecureAggregator(round, clients, dim int) (aggregator, error) {
@@ -245,9 +244,6 @@ func (a *secureAggregator) result() ([]float64, Metrics, error) {
 		b, err := m.MarshalBinary()
 		if err != nil {
 			return nil, err
-		}
-		if a.capture != nil {
-			a.capture(b)
 		}
 		return secagg.Unmarshal(b)
 	}
