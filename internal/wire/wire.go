@@ -19,8 +19,16 @@ import (
 	"math"
 )
 
-// ErrMalformed is wrapped by every error of a Reader.
+// ErrMalformed matches (errors.Is) every error of a Reader.
 var ErrMalformed = errors.New("malformed message")
+
+// decodeError is a Reader's error: its text says what is wrong, and it is
+// an ErrMalformed, so callers can wrap it in their own "malformed" error
+// without repeating the words.
+type decodeError struct{ msg string }
+
+func (e *decodeError) Error() string        { return e.msg }
+func (e *decodeError) Is(target error) bool { return target == ErrMalformed }
 
 // Writer appends fields to B.
 type Writer struct{ B []byte }
@@ -83,11 +91,11 @@ func (r *Reader) Err() error { return r.err }
 // Len returns the number of bytes not read yet.
 func (r *Reader) Len() int { return len(r.b) }
 
-// Fail records a decoding error (wrapping ErrMalformed) unless one is
-// already recorded; callers use it for checks of their own.
+// Fail records a decoding error (an ErrMalformed) unless one is already
+// recorded; callers use it for checks of their own.
 func (r *Reader) Fail(format string, args ...any) {
 	if r.err == nil {
-		r.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+		r.err = &decodeError{fmt.Sprintf(format, args...)}
 		r.b = nil
 	}
 }

@@ -52,7 +52,7 @@ func TestWireRejectsMalformed(t *testing.T) {
 		{"empty", nil, "not a fedavg message"},
 		{"bad magic", []byte{0x00, byte(kindHello)}, "not a fedavg message"},
 		{"unknown kind", []byte{wireMagic, 99}, "unknown message kind 99"},
-		{"truncated", train[:len(train)-3], "malformed train message: malformed message: count 2 does not fit"},
+		{"truncated", train[:len(train)-3], "malformed train message: count 2 does not fit"},
 		{"trailing", append(append([]byte(nil), train...), 0), "1 unexpected trailing bytes"},
 		{"huge vector", huge, "exceeds the limit"},
 	} {
