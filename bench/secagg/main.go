@@ -28,9 +28,17 @@
 // unmarshaling included, summed over cores; server wall is the same in
 // elapsed time (its mask expansion runs on all cores).
 //
+// The -k flag lists neighbour counts measured side by side for each (n, m,
+// drop): 0 is the complete graph (SecAgg), "auto" SecAgg+ with the k and t
+// that secagg.PlusParams derives from n, -corrupt and -dropout (Bell et
+// al. 2020), a number that k with the package's default threshold. -reps
+// repeats each group, so that the rows to compare are measured next to each
+// other (interleaved) on a machine whose load changes.
+//
 // It prints a Markdown table. Usage:
 //
 //	go run ./bench/secagg -n 10,100,500 -m 10000,100000,1000000 -drop 0,10,30
+//	go run ./bench/secagg -n 100,500 -m 10000,100000 -drop 10 -k 0,auto -reps 2
 package main
 
 import (
@@ -55,11 +63,15 @@ func main() {
 	ns := flag.String("n", "10,100,500", "comma-separated numbers of clients")
 	ms := flag.String("m", "10000,100000,1000000", "comma-separated vector lengths")
 	drops := flag.String("drop", "0,10,30", "comma-separated dropout percentages")
-	k := flag.Int("k", 0, "SecAgg+ neighbours (0: complete graph, SecAgg)")
-	threshold := flag.Int("t", 0, "threshold (0: the package default)")
+	ks := flag.String("k", "0", `comma-separated SecAgg+ neighbour counts: 0 the complete graph (SecAgg), "auto" from secagg.PlusParams`)
+	threshold := flag.Int("t", 0, "threshold for explicit k (0: the package default)")
+	corrupt := flag.Float64("corrupt", 0.05, "fraction of clients that may collude with the server (for -k auto and the checks)")
+	dropout := flag.Float64("dropout", 0.1, "fraction of clients that may drop out (for -k auto and the checks)")
+	reps := flag.Int("reps", 1, "measure each group of rows this many times, interleaved")
 	header := flag.Bool("header", true, "print the table header")
 	flag.Parse()
-	if err := run(*ns, *ms, *drops, *k, *threshold, *header); err != nil {
+	th := secagg.Threat{Corrupt: *corrupt, Dropout: *dropout}
+	if err := run(*ns, *ms, *drops, *ks, *threshold, th, *reps, *header); err != nil {
 		fmt.Fprintln(os.Stderr, "secagg bench:", err)
 		os.Exit(1)
 	}
@@ -77,7 +89,7 @@ func ints(s string) ([]int, error) {
 	return out, nil
 }
 
-func run(nsArg, msArg, dropsArg string, k, threshold int, header bool) error {
+func run(nsArg, msArg, dropsArg, ksArg string, threshold int, th secagg.Threat, reps int, header bool) error {
 	ns, err := ints(nsArg)
 	if err != nil {
 		return err
@@ -90,6 +102,7 @@ func run(nsArg, msArg, dropsArg string, k, threshold int, header bool) error {
 	if err != nil {
 		return err
 	}
+	kArgs := strings.Split(ksArg, ",")
 	if header {
 		fmt.Printf("GOMAXPROCS=%d, %s\n\n", runtime.GOMAXPROCS(0), time.Now().Format(time.DateOnly))
 		fmt.Println("| n | k | m | drop | client CPU | client wall | PRG bound | client/PRG | X25519 floor | client sent | expansion | server CPU | server wall | plain sum | server sent |")
@@ -98,8 +111,25 @@ func run(nsArg, msArg, dropsArg string, k, threshold int, header bool) error {
 	for _, m := range ms {
 		for _, n := range ns {
 			for _, d := range drops {
-				if err := row(n, m, d, k, threshold); err != nil {
-					return fmt.Errorf("n=%d m=%d drop=%d%%: %w", n, m, d, err)
+				for range reps {
+					for _, ka := range kArgs {
+						k, t := 0, threshold
+						switch ka = strings.TrimSpace(ka); ka {
+						case "auto":
+							var err error
+							if k, t, err = secagg.PlusParams(n, th); err != nil {
+								return err
+							}
+						default:
+							var err error
+							if k, err = strconv.Atoi(ka); err != nil {
+								return fmt.Errorf("bad -k %q: %w", ka, err)
+							}
+						}
+						if err := row(n, m, d, k, t, th); err != nil {
+							return fmt.Errorf("n=%d m=%d drop=%d%% k=%d: %w", n, m, d, k, err)
+						}
+					}
 				}
 			}
 		}
@@ -107,8 +137,12 @@ func run(nsArg, msArg, dropsArg string, k, threshold int, header bool) error {
 	return nil
 }
 
-func row(n, m, dropPct, k, threshold int) error {
-	cfg := secagg.Config{N: n, Dim: m, Neighbours: k, Threshold: threshold, Round: 1, Seed: 1}
+func row(n, m, dropPct, k, threshold int, th secagg.Threat) error {
+	cfg := secagg.Config{N: n, Dim: m, Neighbours: k, Threshold: threshold, Round: 1, Seed: 1,
+		Corrupt: th.Corrupt, Dropout: th.Dropout}
+	if _, err := crand.Read(cfg.GraphSeed[:]); err != nil {
+		return err
+	}
 	// Every client gets the same input: values do not change the cost, and
 	// one shared vector keeps the memory at n quantized copies.
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -162,7 +196,7 @@ func row(n, m, dropPct, k, threshold int) error {
 
 	kcol := "-"
 	if k > 0 {
-		kcol = strconv.Itoa(k)
+		kcol = fmt.Sprintf("%d (t=%d)", k, threshold)
 	}
 	fmt.Printf("| %d | %s | %d | %d%% | %s | %s | %s | %.2f | %.2f | %s | %.3f | %s | %s | %s | %s |\n",
 		n, kcol, m, dropPct, dur(clientCPU), dur(clientWall), dur(prg), float64(clientCPU)/float64(prg),

@@ -27,6 +27,8 @@ type flConfig struct {
 	clients, rounds, epochs, batch, hidden int
 	lr, serverLR                           float64
 	secagg                                 bool
+	secaggClip                             float64
+	secaggMaxWeight, secaggThreshold       int
 	seed                                   int64
 	digits                                 string
 }
@@ -40,6 +42,9 @@ func (c *flConfig) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.lr, "lr", 0.02, "clients' SGD learning rate")
 	fs.Float64Var(&c.serverLR, "server-lr", 1.0, "server SGD learning rate on the averaged delta")
 	fs.BoolVar(&c.secagg, "secagg", false, "sum the updates by secure aggregation")
+	fs.Float64Var(&c.secaggClip, "secagg-clip", fedavg.DefaultSecAggClip, "with --secagg: clip every model delta entry to [-clip, clip]")
+	fs.IntVar(&c.secaggMaxWeight, "secagg-max-weight", fedavg.DefaultSecAggMaxWeight, "with --secagg: the largest example count of a client")
+	fs.IntVar(&c.secaggThreshold, "secagg-threshold", 0, "with --secagg: the t of t-of-N secret sharing; a round fails with fewer clients left (0: N - N/3)")
 	fs.Int64Var(&c.seed, "seed", 1, "seed of the data partition, the initial model and the shuffling")
 	fs.StringVar(&c.digits, "digits", "0,1", "comma-separated digits to classify")
 }
@@ -66,7 +71,7 @@ func (c *flConfig) process(features, classes int) (*fedavg.Process, error) {
 		Server:      &nn.SGD{LearningRate: c.serverLR},
 	}
 	if c.secagg {
-		opts.SecAgg = &fedavg.SecAggOptions{}
+		opts.SecAgg = &fedavg.SecAggOptions{Clip: c.secaggClip, MaxWeight: c.secaggMaxWeight, Threshold: c.secaggThreshold}
 	}
 	p, err := fedavg.New(fedavg.DenseModel(features, c.hidden, classes, uint64(c.seed)), nn.SGD{LearningRate: c.lr}, opts)
 	if err != nil {
@@ -80,6 +85,9 @@ func printRound(round int, m fedavg.Metrics) {
 		round, m.Loss, m.Accuracy, len(m.Clients), m.Examples)
 	if len(m.Dropped) > 0 {
 		fmt.Printf("  dropped %v", m.Dropped)
+	}
+	if m.Clipped > 0 {
+		fmt.Printf("  clipped %d delta entries (raise --secagg-clip)", m.Clipped)
 	}
 	fmt.Println()
 }

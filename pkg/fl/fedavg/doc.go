@@ -19,11 +19,20 @@
 // of the loss and sparse categorical accuracy measured on each training batch
 // (before the step on that batch).
 //
-// With Options.SecAgg the deltas are summed by secure aggregation
-// (package secagg): each client quantizes n_k*delta to fixed point in
-// Z_{2^32}, masks it, and the server learns only the sum of the weighted
-// deltas and the sum of the counts, which is all a weighted mean needs.
-// Quantization changes the result by at most SecAggOptions.Bound.
+// With Options.SecAgg the updates are summed by secure aggregation
+// (package secagg, Bonawitz et al. 2017, passive option): each client clips
+// its delta to [-Clip, Clip], quantizes n_k*delta to fixed point in
+// Z_{2^32} and appends its example count, loss sum and correct count as
+// exact integers, masks the whole vector, and the server learns only the
+// sums: the weighted sum of the deltas and the totals, which is all a
+// weighted mean and the round's metrics need. That holds against an
+// honest-but-curious server (one that follows the protocol): a server that
+// substitutes clients' keys can read one client's update (see package
+// secagg's doc and its attack tests), and what the sum itself reveals
+// (e.g. with few clients) is not hidden; combine with differential privacy
+// for that. With SecAgg a round fails if fewer than SecAggOptions.Threshold
+// clients are left at any stage. Quantization changes the result by at most
+// SecAggOptions.Bound.
 //
 // Server and Client run the same rounds over ZeroMQ between processes: the
 // server never sees a client's data, only model parameters and updates

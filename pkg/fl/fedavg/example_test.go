@@ -65,7 +65,7 @@ func Example() {
 // weighted deltas and of their example counts; the result differs from the
 // plain one by at most the quantization bound.
 func ExampleSecAggOptions_Bound() {
-	o := fedavg.SecAggOptions{} // default clip 2^16 on n_k*delta
+	o := fedavg.SecAggOptions{} // default clip 1 on each delta entry, clients of up to 2^16 examples
 	fmt.Printf("3 clients, 12663 examples: averaged delta within %.1e\n", o.Bound(3, 3, 12663))
 	// Output:
 	// 3 clients, 12663 examples: averaged delta within 2.2e-08

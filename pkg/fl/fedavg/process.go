@@ -107,8 +107,9 @@ type Metrics struct {
 	Clients []int
 	// Dropped lists the clients dropped from the round (remote mode).
 	Dropped []int
-	// Clipped counts the entries of weighted deltas clipped by secure
-	// aggregation (see SecAggOptions.Clip); it should be 0.
+	// Clipped counts the model delta entries clipped by secure
+	// aggregation (see SecAggOptions.Clip), summed over the clients; it
+	// should be 0, and a warning is logged (log/slog) when it is not.
 	Clipped int
 }
 

@@ -1,7 +1,9 @@
 package fedavg
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -35,9 +37,9 @@ func ulps(a []float32) float64 {
 // rounding), for several client counts and learning rates.
 func TestSecAggRoundWithinBound(t *testing.T) {
 	for _, tc := range []struct {
-		clients  int
-		serverLR float64
-		clip     float64
+		clients   int
+		serverLR  float64
+		maxWeight int
 	}{
 		{2, 1, 0},
 		{3, 1, 0},
@@ -47,7 +49,7 @@ func TestSecAggRoundWithinBound(t *testing.T) {
 		clients, _ := smallClients(t, 2000, tc.clients, 3)
 		opts := Options{LocalEpochs: 2, BatchSize: 16, Seed: 9, Server: &nn.SGD{LearningRate: tc.serverLR}}
 		plain := newProcess(t, opts)
-		opts.SecAgg = &SecAggOptions{Clip: tc.clip}
+		opts.SecAgg = &SecAggOptions{MaxWeight: tc.maxWeight}
 		secure := newProcess(t, opts)
 		state, err := plain.Initialize()
 		if err != nil {
@@ -69,7 +71,10 @@ func TestSecAggRoundWithinBound(t *testing.T) {
 		if d := maxDiff(got.Params, want.Params); d > bound || gm.Clipped != 0 {
 			t.Errorf("%d clients, lr %v: secure and plain models differ by %g (bound %g), %d entries clipped", tc.clients, tc.serverLR, d, bound, gm.Clipped)
 		}
-		if gm.Loss != wm.Loss || gm.Accuracy != wm.Accuracy || !slices.Equal(gm.Clients, wm.Clients) {
+		// The counts are exact integers in the secure sum, the loss sum
+		// fixed point with 32 fractional bits per client.
+		lossBound := float64(tc.clients) * 0x1p-32 / float64(wm.Examples)
+		if math.Abs(gm.Loss-wm.Loss) > lossBound || gm.Accuracy != wm.Accuracy || gm.Examples != wm.Examples || !slices.Equal(gm.Clients, wm.Clients) {
 			t.Errorf("%d clients: secure metrics %+v, plain %+v", tc.clients, gm, wm)
 		}
 	}
@@ -95,8 +100,12 @@ func TestSecAggFinalModelMatchesPlain(t *testing.T) {
 	}
 }
 
-// Entries beyond the clip range are clipped and counted.
+// Entries beyond the clip range are clipped, counted, and reported with a
+// warning.
 func TestSecAggCountsClipping(t *testing.T) {
+	var logs bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	clients, _ := smallClients(t, 1000, 2, 1)
 	p := newProcess(t, Options{LocalEpochs: 2, BatchSize: 8, SecAgg: &SecAggOptions{Clip: 1e-3}})
 	state, err := p.Initialize()
@@ -106,10 +115,46 @@ func TestSecAggCountsClipping(t *testing.T) {
 	if _, m, err := p.Next(state, clients); err != nil || m.Clipped == 0 {
 		t.Fatalf("Next: %v, %d clipped entries; want some clipped", err, m.Clipped)
 	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "clipped") {
+		t.Errorf("no clipping warning in the log: %q", logs.String())
+	}
+}
+
+// The clip bounds the model delta each client computes, whatever its
+// example count: two clients with the same delta and 10 and 1000 examples
+// are clipped alike (it used to bound n_k*delta, clipping the client with
+// more data harder), and the weighted mean of the clipped deltas comes out.
+func TestSecAggClipOnDelta(t *testing.T) {
+	o := SecAggOptions{Clip: 1, MaxWeight: 1000}
+	q := o.quantizer(2)
+	cfgSum := func(delta float32) (secureSum, error) {
+		sum := make([]uint32, 2+metaWords)
+		for k, w := range []int{10, 1000} {
+			in, err := o.secureInput(q, Update{Delta: []float32{delta, -delta}, Weight: w, Seen: w, Correct: 1, LossSum: 0.5}, 1, 0, k)
+			if err != nil {
+				return secureSum{}, err
+			}
+			for i, x := range in {
+				sum[i] += x
+			}
+		}
+		return decodeSum(q, sum, 2)
+	}
+	s, err := cfgSum(0.9)
+	if err != nil || s.clipped != 0 || math.Abs(s.avg[0]-float64(float32(0.9))) > o.Bound(2, 2, 1010) || s.weight != 1010 || s.seen != 1010 || s.correct != 2 || s.lossSum != 1 {
+		t.Errorf("delta 0.9 under clip 1: %+v, %v; want nothing clipped, mean 0.9, exact totals", s, err)
+	}
+	s, err = cfgSum(1.5)
+	if err != nil || s.clipped != 4 || math.Abs(s.avg[0]-1) > o.Bound(2, 2, 1010) || math.Abs(s.avg[1]+1) > o.Bound(2, 2, 1010) {
+		t.Errorf("delta 1.5 under clip 1: %+v, %v; want 4 entries clipped to ±1", s, err)
+	}
+	if _, err := o.secureInput(q, Update{Delta: []float32{0}, Weight: 1001, Seen: 1}, 1, 0, 0); err == nil || !strings.Contains(err.Error(), "MaxWeight") {
+		t.Errorf("a client above MaxWeight: %v", err)
+	}
 }
 
 func TestSecAggOptionsValidate(t *testing.T) {
-	for _, o := range []SecAggOptions{{Clip: -1}, {Clip: math.Inf(1)}, {Threshold: -2}} {
+	for _, o := range []SecAggOptions{{Clip: -1}, {Clip: math.Inf(1)}, {Threshold: -2}, {MaxWeight: -1}} {
 		if _, err := New(DenseModel(784, 8, 2, 1), nn.SGD{LearningRate: 0.1}, Options{SecAgg: &o}); err == nil || !strings.Contains(err.Error(), "secure aggregation") {
 			t.Errorf("options %+v: error %v", o, err)
 		}

@@ -336,7 +336,8 @@ func (s *Server) WaitClients(ctx context.Context) error {
 // Next runs one round with the connected clients, as Process.Next does with
 // local data: same configuration, same seeds, same aggregation, so the same
 // result. Clients that stay silent longer than the timeout are dropped and
-// the round goes on without them; it fails only if no client is left.
+// the round goes on without them; it fails if no client is left (with
+// secure aggregation, if fewer than its threshold are left).
 func (s *Server) Next(ctx context.Context, state State) (State, Metrics, error) {
 	if s.closed {
 		return state, Metrics{}, errors.New("fedavg: server closed")

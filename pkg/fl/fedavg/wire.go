@@ -1,28 +1,32 @@
 package fedavg
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
+
+	"github.com/ppml-go/ppml/internal/wire"
 )
 
-// The wire format of the server–client protocol. Every message is one
-// ZeroMQ frame: a magic byte, a kind byte, then the kind's fields, all
-// little-endian: integers as uint32 or uint64, floats as IEEE bits, vectors
-// as a uint32 length followed by the values, strings as a uint32 length and
-// the bytes.
+// The wire format of the server–client protocol (package internal/wire).
+// Every message is one ZeroMQ frame: a magic byte, a kind byte, then the
+// kind's fields, all little-endian: integers as uint32 or uint64, floats as
+// IEEE bits, vectors as a uint32 length followed by the values, strings as a
+// uint32 length and the bytes.
 //
 //	hello      client → server   client id
 //	welcome    server → client   clients, data seed, heartbeat interval (ms),
-//	                             secure aggregation flag [, clip, threshold]
+//	                             secure aggregation flag [, clip, max weight, threshold]
 //	ready      client → server   example count (0 with secure aggregation)
 //	train      server → client   round, TrainConfig, global parameters
 //	update     client → server   round, weight, seen, loss sum, correct, delta
+//	                             (plain aggregation only)
 //	secagg     both ways         round, secagg message
 //	heartbeat  both ways         (nothing)
 //	done       server → client   (nothing): training is over
 //	reject     both ways         reason: the peer is dropped or refused
+//
+// With secure aggregation nothing a client reports crosses the wire outside
+// the masked secagg vector: not its example count, loss or accuracy.
 
 const wireMagic = 0xFA
 
@@ -58,33 +62,23 @@ type encoder struct{ b []byte }
 
 func newMsg(k msgKind) *encoder { return &encoder{b: []byte{wireMagic, byte(k)}} }
 
-func (e *encoder) u32(v uint32) *encoder  { e.b = binary.LittleEndian.AppendUint32(e.b, v); return e }
-func (e *encoder) u64(v uint64) *encoder  { e.b = binary.LittleEndian.AppendUint64(e.b, v); return e }
-func (e *encoder) f64(v float64) *encoder { return e.u64(math.Float64bits(v)) }
-func (e *encoder) int(v int) *encoder     { return e.u64(uint64(int64(v))) }
-
-func (e *encoder) f32s(v []float32) *encoder {
-	e.u32(uint32(len(v)))
-	for _, x := range v {
-		e.b = binary.LittleEndian.AppendUint32(e.b, math.Float32bits(x))
-	}
+func (e *encoder) put(f func(w *wire.Writer)) *encoder {
+	w := wire.Writer{B: e.b}
+	f(&w)
+	e.b = w.B
 	return e
 }
 
-func (e *encoder) bytes(v []byte) *encoder {
-	e.u32(uint32(len(v)))
-	e.b = append(e.b, v...)
-	return e
-}
+func (e *encoder) u32(v uint32) *encoder     { return e.put(func(w *wire.Writer) { w.U32(v) }) }
+func (e *encoder) u64(v uint64) *encoder     { return e.put(func(w *wire.Writer) { w.U64(v) }) }
+func (e *encoder) f64(v float64) *encoder    { return e.put(func(w *wire.Writer) { w.F64(v) }) }
+func (e *encoder) int(v int) *encoder        { return e.put(func(w *wire.Writer) { w.Int(v) }) }
+func (e *encoder) f32s(v []float32) *encoder { return e.put(func(w *wire.Writer) { w.F32s(v) }) }
+func (e *encoder) bytes(v []byte) *encoder   { return e.put(func(w *wire.Writer) { w.Bytes(v) }) }
 
 // decoder reads fields from a message; the first error sticks and later
 // reads return zero values.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-var errShort = errors.New("message too short")
+type decoder struct{ r *wire.Reader }
 
 // parseMsg checks the header of a message and returns its kind and a
 // decoder of its fields.
@@ -96,75 +90,20 @@ func parseMsg(frame []byte) (msgKind, *decoder, error) {
 	if k < kindHello || k > kindReject {
 		return 0, nil, fmt.Errorf("fedavg: unknown message kind %d", frame[1])
 	}
-	return k, &decoder{b: frame[2:]}, nil
+	return k, &decoder{wire.NewReader(frame[2:])}, nil
 }
 
-func (d *decoder) take(n int) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n < 0 || len(d.b) < n {
-		d.err = errShort
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) u32() uint32 {
-	if v := d.take(4); v != nil {
-		return binary.LittleEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (d *decoder) u64() uint64 {
-	if v := d.take(8); v != nil {
-		return binary.LittleEndian.Uint64(v)
-	}
-	return 0
-}
-
-func (d *decoder) f64() float64 { return math.Float64frombits(d.u64()) }
-func (d *decoder) int() int     { return int(int64(d.u64())) }
-
-func (d *decoder) length() int {
-	n := d.u32()
-	if n > maxVector && d.err == nil {
-		d.err = fmt.Errorf("vector of %d values exceeds the limit %d", n, maxVector)
-	}
-	return int(n)
-}
-
-func (d *decoder) f32s() []float32 {
-	n := d.length()
-	raw := d.take(4 * n)
-	if raw == nil {
-		return nil
-	}
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-	}
-	return v
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.length()
-	if raw := d.take(n); raw != nil {
-		return append([]byte(nil), raw...)
-	}
-	return nil
-}
+func (d *decoder) u32() uint32     { return d.r.U32() }
+func (d *decoder) u64() uint64     { return d.r.U64() }
+func (d *decoder) f64() float64    { return d.r.F64() }
+func (d *decoder) int() int        { return d.r.Int() }
+func (d *decoder) f32s() []float32 { return d.r.F32s(maxVector) }
+func (d *decoder) bytes() []byte   { return d.r.Bytes(maxVector) }
 
 // finish returns the decoding error, if any, or an error if bytes are left.
 func (d *decoder) finish(k msgKind) error {
-	if d.err == nil && len(d.b) > 0 {
-		d.err = fmt.Errorf("%d unexpected trailing bytes", len(d.b))
-	}
-	if d.err != nil {
-		return fmt.Errorf("fedavg: malformed %v message: %w", k, d.err)
+	if err := d.r.Finish(); err != nil {
+		return fmt.Errorf("fedavg: malformed %v message: %w", k, err)
 	}
 	return nil
 }
@@ -183,13 +122,16 @@ func (m welcomeMsg) encode() []byte {
 	if m.SecAgg == nil {
 		return e.u32(0).b
 	}
-	return e.u32(1).f64(m.SecAgg.Clip).int(m.SecAgg.Threshold).b
+	return e.u32(1).f64(m.SecAgg.Clip).int(m.SecAgg.MaxWeight).int(m.SecAgg.Threshold).b
 }
 
 func decodeWelcome(d *decoder) (welcomeMsg, error) {
 	m := welcomeMsg{Clients: d.int(), DataSeed: int64(d.u64()), Heartbeat: d.int()}
 	if d.u32() != 0 {
-		m.SecAgg = &SecAggOptions{Clip: d.f64(), Threshold: d.int()}
+		m.SecAgg = &SecAggOptions{Clip: d.f64(), MaxWeight: d.int(), Threshold: d.int()}
+		if err := m.SecAgg.validate(); err != nil {
+			return m, err
+		}
 	}
 	return m, d.finish(kindWelcome)
 }

@@ -7,7 +7,7 @@ import (
 )
 
 func TestWireRoundTrip(t *testing.T) {
-	w := welcomeMsg{Clients: 3, DataSeed: -7, Heartbeat: 2000, SecAgg: &SecAggOptions{Clip: 8, Threshold: 2}}
+	w := welcomeMsg{Clients: 3, DataSeed: -7, Heartbeat: 2000, SecAgg: &SecAggOptions{Clip: 8, MaxWeight: 100, Threshold: 2}}
 	tr := trainMsg{Round: 4, Config: TrainConfig{LocalEpochs: 10, BatchSize: 32, LearningRate: 0.02, Seed: 1 << 60}, Params: []float32{1, -2.5, 3e-9}}
 	up := updateMsg{Round: 4, Update: Update{Delta: []float32{0.5, -0.25}, Weight: 4221, LossSum: 12.5, Correct: 42000, Seen: 42210}}
 	sa := secaggMsg{Round: 2, Payload: []byte("SA\x01payload")}
@@ -52,7 +52,7 @@ func TestWireRejectsMalformed(t *testing.T) {
 		{"empty", nil, "not a fedavg message"},
 		{"bad magic", []byte{0x00, byte(kindHello)}, "not a fedavg message"},
 		{"unknown kind", []byte{wireMagic, 99}, "unknown message kind 99"},
-		{"truncated", train[:len(train)-3], "malformed train message: message too short"},
+		{"truncated", train[:len(train)-3], "malformed train message: count 2 does not fit"},
 		{"trailing", append(append([]byte(nil), train...), 0), "1 unexpected trailing bytes"},
 		{"huge vector", huge, "exceeds the limit"},
 	} {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/cipher"
 	"crypto/ecdh"
+	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/ppml-go/ppml/pkg/fl/secagg/shamir"
@@ -17,7 +19,8 @@ import (
 //	adv, _ := c.AdvertiseKeys()            // -> server
 //	shares, _ := c.ShareKeys(keyList)      // keyList <- server
 //	masked, _ := c.MaskedInput(bundle)     // bundle <- server
-//	unmask, _ := c.Unmask(unmaskRequest)   // unmaskRequest <- server
+//	sig, _ := c.ConsistencyCheck(request)  // active option only: request <- server
+//	unmask, _ := c.Unmask(unmaskRequest)   // unmaskRequest <- server (signed in the active option)
 //
 // A message for another stage or round, or a malformed one, returns an error
 // and leaves the client as it was, so it can still take the right message.
@@ -30,18 +33,19 @@ type Client struct {
 	stage Stage
 	err   error // why the client aborted, if it did
 
+	identity           ed25519.PrivateKey // active option
 	encPriv, maskPriv  *ecdh.PrivateKey
 	selfSeed, maskSeed seed
+	signed             []int // the survivor list this client signed (active option)
 
-	u1    []int             // clients that advertised keys, sorted
-	peers map[int]peerKeys  // public keys of the neighbours in U1
+	peers map[int]peerKeys  // keys shared with the neighbours in U1
 	held  map[int]heldShare // shares this client holds, by owner (itself included)
 	exp   Expander
 }
 
 type peerKeys struct {
-	mask *ecdh.PublicKey
-	aead cipher.AEAD // seals and opens the shares exchanged with this peer
+	mask [KeySize]byte // seed of the pairwise mask with this peer
+	aead cipher.AEAD   // seals and opens the shares exchanged with this peer
 }
 
 type heldShare struct{ self, mask []uint64 }
@@ -66,15 +70,51 @@ func NewClientQuantized(cfg Config, id int, input []uint32) (*Client, error) {
 	if id < 0 || id >= cfg.N {
 		return nil, fmt.Errorf("secagg: client id %d out of range [0, %d)", id, cfg.N)
 	}
+	if err := checkInput(cfg, id, input); err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg, g: newGraph(cfg), id: id, input: slices.Clone(input)}, nil
+}
+
+// SetIdentity gives the client its long-term ed25519 identity key, whose
+// public half is cfg.Identities[id]; the active option needs it before
+// AdvertiseKeys.
+func (c *Client) SetIdentity(key ed25519.PrivateKey) error {
+	if !c.cfg.active() {
+		return fmt.Errorf("secagg: client %d got an identity key, but the configuration has no Identities (passive option)", c.id)
+	}
+	if len(key) != ed25519.PrivateKeySize || !bytes.Equal(key.Public().(ed25519.PublicKey), c.cfg.Identities[c.id]) {
+		return fmt.Errorf("secagg: identity key of client %d does not match Identities[%d]", c.id, c.id)
+	}
+	c.identity = key
+	return nil
+}
+
+// SetInput replaces the client's quantized input (entries in [0,
+// cfg.Quantizer.Range]) before it sends its masked input, for callers whose
+// input exists only after the key stages (e.g. a model update trained
+// meanwhile).
+func (c *Client) SetInput(input []uint32) error {
+	if c.stage > StageMaskedInput {
+		return fmt.Errorf("%w: client %d already sent its masked input", ErrOutOfStage, c.id)
+	}
+	if err := checkInput(c.cfg, c.id, input); err != nil {
+		return err
+	}
+	c.input = slices.Clone(input)
+	return nil
+}
+
+func checkInput(cfg Config, id int, input []uint32) error {
 	if len(input) != cfg.Dim {
-		return nil, fmt.Errorf("secagg: input of client %d has length %d, want Dim=%d", id, len(input), cfg.Dim)
+		return fmt.Errorf("secagg: input of client %d has length %d, want Dim=%d", id, len(input), cfg.Dim)
 	}
 	for j, x := range input {
 		if x > cfg.Quantizer.Range {
-			return nil, fmt.Errorf("secagg: quantized input of client %d has %d > Range=%d at entry %d", id, x, cfg.Quantizer.Range, j)
+			return fmt.Errorf("secagg: quantized input of client %d has %d > Range=%d at entry %d", id, x, cfg.Quantizer.Range, j)
 		}
 	}
-	return &Client{cfg: cfg, g: newGraph(cfg), id: id, input: slices.Clone(input)}, nil
+	return nil
 }
 
 // ID returns the client's id.
@@ -103,8 +143,13 @@ func (c *Client) abort(err error) error {
 	c.err = err
 	c.stage = StageDone
 	c.selfSeed, c.maskSeed = seed{}, seed{}
-	c.encPriv, c.maskPriv, c.held = nil, nil, nil
+	c.encPriv, c.maskPriv, c.held, c.peers = nil, nil, nil, nil
 	return err
+}
+
+// refuse aborts the client with an error that a caller sees as an abort.
+func (c *Client) refuse(err error) error {
+	return fmt.Errorf("%w: %w", ErrAborted, c.abort(err))
 }
 
 // AdvertiseKeys draws the client's fresh keys and seeds for this round and
@@ -112,6 +157,9 @@ func (c *Client) abort(err error) error {
 func (c *Client) AdvertiseKeys() (*AdvertiseKeys, error) {
 	if err := c.check(StageAdvertiseKeys, c.cfg.Round, "a request to advertise keys"); err != nil {
 		return nil, err
+	}
+	if c.cfg.active() && c.identity == nil {
+		return nil, fmt.Errorf("secagg: client %d needs its identity key (SetIdentity) in the active option", c.id)
 	}
 	var err error
 	if c.encPriv, err = ecdh.X25519().GenerateKey(rand.Reader); err != nil {
@@ -127,23 +175,29 @@ func (c *Client) AdvertiseKeys() (*AdvertiseKeys, error) {
 		return nil, err
 	}
 	c.stage = StageShareKeys
-	return &AdvertiseKeys{
-		Round:   c.cfg.Round,
-		From:    c.id,
-		EncKey:  c.encPriv.PublicKey().Bytes(),
-		MaskKey: c.maskPriv.PublicKey().Bytes(),
-	}, nil
+	m := &AdvertiseKeys{
+		Round:          c.cfg.Round,
+		From:           c.id,
+		EncKey:         c.encPriv.PublicKey().Bytes(),
+		MaskKey:        c.maskPriv.PublicKey().Bytes(),
+		SelfMaskCommit: selfMaskCommit(&c.selfSeed, c.cfg.Round, c.id),
+	}
+	if c.identity != nil {
+		m.Signature = ed25519.Sign(c.identity, keysMessage(m))
+	}
+	return m, nil
 }
 
-// ShareKeys takes the server's key list and returns the client's encrypted
-// shares of its two seeds for each of its share holders in the list.
+// ShareKeys takes the server's key list (the whole list, or only the
+// client's neighbours' keys and its own: Server.KeyListFor) and returns the
+// client's encrypted shares of its two seeds for each of its share holders
+// in the list.
 func (c *Client) ShareKeys(l *KeyList) (*ShareKeys, error) {
 	if err := c.check(StageShareKeys, l.Round, "a key list"); err != nil {
 		return nil, err
 	}
 	peers := make(map[int]peerKeys)
 	seen := make(map[string]int)
-	var u1 []int
 	self := false
 	for i, k := range l.Keys {
 		if k.From < 0 || k.From >= c.cfg.N {
@@ -158,38 +212,49 @@ func (c *Client) ShareKeys(l *KeyList) (*ShareKeys, error) {
 			}
 			seen[string(key)] = k.From
 		}
-		u1 = append(u1, k.From)
+		if k.From != c.id && !c.g.adjacent(c.id, k.From) {
+			continue
+		}
+		// In the active option every key this client uses must carry its
+		// owner's signature: a server that substitutes keys is caught
+		// here. In the passive option nothing can catch it (see the
+		// package doc).
+		if c.cfg.active() && !c.cfg.verify(k.From, keysMessage(&k), k.Signature) {
+			return nil, c.refuse(fmt.Errorf("%w: the keys of client %d in the key list are not signed by its identity key", ErrBadSignature, k.From))
+		}
 		if k.From == c.id {
-			if !bytes.Equal(k.EncKey, c.encPriv.PublicKey().Bytes()) || !bytes.Equal(k.MaskKey, c.maskPriv.PublicKey().Bytes()) {
+			if !bytes.Equal(k.EncKey, c.encPriv.PublicKey().Bytes()) || !bytes.Equal(k.MaskKey, c.maskPriv.PublicKey().Bytes()) || !bytes.Equal(k.SelfMaskCommit, selfMaskCommit(&c.selfSeed, c.cfg.Round, c.id)) {
 				return nil, fmt.Errorf("%w: key list carries other keys for client %d", ErrMalformed, c.id)
 			}
 			self = true
 			continue
 		}
-		if !c.g.adjacent(c.id, k.From) {
-			continue
-		}
+		// A malformed or low-order key (which the server should have
+		// rejected) makes that neighbour unusable: crypto/ecdh refuses the
+		// all-zero agreement. Skip it rather than stall. Both agreements
+		// are needed anyway, so the check costs nothing.
 		enc, err := ecdh.X25519().NewPublicKey(k.EncKey)
 		if err != nil {
-			return nil, fmt.Errorf("%w: encryption key of client %d: %v", ErrMalformed, k.From, err)
+			continue
 		}
 		mask, err := ecdh.X25519().NewPublicKey(k.MaskKey)
 		if err != nil {
-			return nil, fmt.Errorf("%w: mask key of client %d: %v", ErrMalformed, k.From, err)
+			continue
 		}
 		aead, err := shareAEAD(c.encPriv, enc, c.cfg.Round, c.id, k.From)
 		if err != nil {
-			return nil, err
+			continue
 		}
-		peers[k.From] = peerKeys{mask: mask, aead: aead}
+		maskKey, err := pairMaskKey(c.maskPriv, mask, c.cfg.Round, c.id, k.From)
+		if err != nil {
+			continue
+		}
+		peers[k.From] = peerKeys{mask: maskKey, aead: aead}
 	}
 	if !self {
 		return nil, fmt.Errorf("%w: key list does not include client %d", ErrMalformed, c.id)
 	}
-	holders := make([]int, 0, len(peers)+1)
-	for v := range peers {
-		holders = append(holders, v)
-	}
+	holders := slices.Sorted(maps.Keys(peers))
 	holders = append(holders, c.id)
 	slices.Sort(holders)
 	if len(holders) < c.cfg.Threshold {
@@ -220,7 +285,7 @@ func (c *Client) ShareKeys(l *KeyList) (*ShareKeys, error) {
 		}
 		out.Shares = append(out.Shares, EncryptedShare{From: c.id, To: v, Ciphertext: ct})
 	}
-	c.u1, c.peers = u1, peers
+	c.peers = peers
 	c.stage = StageMaskedInput
 	return out, nil
 }
@@ -257,37 +322,31 @@ func (c *Client) MaskedInput(b *ShareBundle) (*MaskedInput, error) {
 	if len(got)+1 < c.cfg.Threshold {
 		return nil, c.abort(fmt.Errorf("%w: client %d got shares from %d neighbours, threshold %d counting itself", ErrTooFewSurvivors, c.id, len(got), c.cfg.Threshold))
 	}
-	partners := make([]int, 0, len(got))
-	for v, h := range got {
-		c.held[v] = h
-		partners = append(partners, v)
-	}
-	slices.Sort(partners)
+	maps.Copy(c.held, got)
+	partners := slices.Sorted(maps.Keys(got))
 	terms := make([]maskTerm, 1, 1+len(partners))
 	terms[0].key = selfMaskKey(&c.selfSeed, c.cfg.Round, c.id)
 	for _, v := range partners {
-		key, err := pairMaskKey(c.maskPriv, c.peers[v].mask, c.cfg.Round, c.id, v)
-		if err != nil {
-			return nil, err
-		}
-		terms = append(terms, maskTerm{key: key, negate: c.id > v})
+		terms = append(terms, maskTerm{key: c.peers[v].mask, negate: c.id > v})
 	}
 	y := make([]uint32, len(c.input))
 	c.exp.addMasks(y, c.input, 0, terms)
 	clear(terms) // forget the mask keys
+	c.peers = nil
 	c.stage = StageUnmask
+	if c.cfg.active() {
+		c.stage = StageConsistencyCheck
+	}
 	return &MaskedInput{Round: c.cfg.Round, From: c.id, Vector: y}, nil
 }
 
-// Unmask takes the list of clients whose masked input the server received
-// (U3) and returns, for every client whose shares this client holds, its
-// self-mask share if that client is in U3 and its mask-key share otherwise.
-// It reveals nothing, and aborts, if fewer than the threshold of some such
-// client's share holders are in U3.
-func (c *Client) Unmask(r *UnmaskRequest) (*UnmaskShares, error) {
-	if err := c.check(StageUnmask, r.Round, "an unmask request"); err != nil {
-		return nil, err
-	}
+// survivors checks a survivor list the server sent this client after it
+// sent its masked input: sorted distinct ids, itself among them (a client
+// told it dropped after sending its masked input would reveal its mask key,
+// and with it its input), every neighbour that shared keys with it, a
+// connected graph and at least t surviving holders for every client whose
+// shares it holds.
+func (c *Client) survivors(r *UnmaskRequest) (map[int]bool, error) {
 	survived := make(map[int]bool, len(r.Survivors))
 	for i, v := range r.Survivors {
 		if v < 0 || v >= c.cfg.N || (i > 0 && v <= r.Survivors[i-1]) {
@@ -300,28 +359,74 @@ func (c *Client) Unmask(r *UnmaskRequest) (*UnmaskShares, error) {
 		}
 		survived[v] = true
 	}
-	out := &UnmaskShares{Round: c.cfg.Round, From: c.id}
-	owners := make([]int, 0, len(c.held))
-	for o := range c.held {
-		owners = append(owners, o)
+	if !survived[c.id] {
+		return nil, c.refuse(fmt.Errorf("%w: client %d sent its masked input but is told it dropped; it reveals nothing", ErrInconsistent, c.id))
 	}
-	slices.Sort(owners)
-	for _, o := range owners {
-		alive := len(r.Survivors) // complete graph: every survivor holds o's shares
-		if c.g.k > 0 {
-			alive = 0
-			if survived[o] {
-				alive++
+	if err := c.g.checkSurvivors(survived, slices.Sorted(maps.Keys(c.held)), c.cfg.Threshold); err != nil {
+		return nil, c.refuse(err)
+	}
+	return survived, nil
+}
+
+// ConsistencyCheck is the client's step of the consistency check in the
+// active option (Bonawitz et al. 2017, section 6): it checks the survivor
+// list as Unmask does and signs it. It will reveal shares only for this
+// list, and only once t of each owner's share holders have signed it too.
+func (c *Client) ConsistencyCheck(r *UnmaskRequest) (*SurvivorSignature, error) {
+	if err := c.check(StageConsistencyCheck, r.Round, "a survivor list to sign"); err != nil {
+		return nil, err
+	}
+	if _, err := c.survivors(r); err != nil {
+		return nil, err
+	}
+	c.signed = slices.Clone(r.Survivors)
+	c.stage = StageUnmask
+	return &SurvivorSignature{Round: c.cfg.Round, From: c.id, Signature: ed25519.Sign(c.identity, survivorsMessage(c.cfg.Round, c.signed))}, nil
+}
+
+// Unmask takes the list of clients whose masked input the server received
+// (U3) and returns, for every client whose shares this client holds, its
+// self-mask share if that client is in U3 and its mask-key share otherwise.
+// It reveals nothing, and aborts, if the list omits this client, if the
+// survivors' graph is disconnected, or if fewer than the threshold of some
+// such client's share holders are in U3. In the active option the list
+// must be the one it signed, with valid signatures of it from at least t of
+// each owner's share holders; otherwise the server has shown different
+// lists to different clients, and the client aborts.
+func (c *Client) Unmask(r *UnmaskRequest) (*UnmaskShares, error) {
+	if err := c.check(StageUnmask, r.Round, "an unmask request"); err != nil {
+		return nil, err
+	}
+	survived, err := c.survivors(r)
+	if err != nil {
+		return nil, err
+	}
+	owners := slices.Sorted(maps.Keys(c.held))
+	if c.cfg.active() {
+		if !slices.Equal(r.Survivors, c.signed) {
+			return nil, c.refuse(fmt.Errorf("%w: client %d signed survivors %v and is asked to unmask for %v", ErrInconsistent, c.id, c.signed, r.Survivors))
+		}
+		valid := make(map[int]bool, len(r.Signatures))
+		msg := survivorsMessage(c.cfg.Round, c.signed)
+		for _, s := range r.Signatures {
+			if s.From >= 0 && s.From < c.cfg.N && survived[s.From] && !valid[s.From] && c.cfg.verify(s.From, msg, s.Signature) {
+				valid[s.From] = true
 			}
-			for _, v := range c.g.neighbours(o) {
-				if survived[v] {
-					alive++
+		}
+		for _, o := range owners {
+			n := 0
+			for v := range valid {
+				if c.g.holds(v, o) {
+					n++
 				}
 			}
+			if n < c.cfg.Threshold {
+				return nil, c.refuse(fmt.Errorf("%w: only %d of client %d's share holders signed the survivor list client %d signed, threshold %d", ErrInconsistent, n, o, c.id, c.cfg.Threshold))
+			}
 		}
-		if alive < c.cfg.Threshold {
-			return nil, c.abort(fmt.Errorf("%w: %d of client %d's share holders survived, threshold %d", ErrTooFewSurvivors, alive, o, c.cfg.Threshold))
-		}
+	}
+	out := &UnmaskShares{Round: c.cfg.Round, From: c.id}
+	for _, o := range owners {
 		if survived[o] {
 			out.SelfMask = append(out.SelfMask, SeedShare{Owner: o, Y: c.held[o].self})
 		} else {

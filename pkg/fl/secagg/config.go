@@ -1,6 +1,7 @@
 package secagg
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -16,19 +17,35 @@ type Config struct {
 	// Threshold is t: the secrets of each client are shared t-of-(number
 	// of holders), so the sum is recovered if, for every client, at least t
 	// of its share holders (itself included) survive to the last stage.
-	// It must exceed half the holders. Zero means holders - holders/3,
-	// which tolerates a third of the clients dropping out.
+	// Zero means holders - holders/3 (which tolerates a third of the
+	// holders dropping out) if that meets the bounds of Corrupt and
+	// Dropout, else the smallest threshold that does.
 	Threshold int
 	// Neighbours, if positive, selects SecAgg+ (Bell et al. 2020): each
 	// client masks with and shares its secrets among only Neighbours other
-	// clients (an even number, O(log N) in practice) instead of all N-1.
-	// The graph is a Harary graph on a random ring order derived from
+	// clients (an even number, O(log N), see PlusParams) instead of all
+	// N-1. The graph is a Harary graph on a random ring order derived from
 	// GraphSeed. Zero (or any value >= N-1) is the complete graph of SecAgg.
 	Neighbours int
 	// GraphSeed is public randomness that all parties agree on (e.g. drawn
-	// by the server and announced with the configuration); it fixes the
-	// SecAgg+ neighbour graph.
+	// by the server from crypto/rand and announced with the
+	// configuration); it fixes the SecAgg+ neighbour graph and is required
+	// (nonzero) when Neighbours selects SecAgg+. The guarantee holds over
+	// its random choice: it must not be chosen after the corrupted clients.
 	GraphSeed [32]byte
+	// Corrupt and Dropout are the fractions of the N clients that may
+	// collude with the server (γ) and that may drop out (δ). Neighbours and
+	// Threshold are checked against them (see PlusParams); the zero values
+	// claim that no client colludes and none drops, so only the runtime
+	// checks (connected survivors, t holders) protect the round.
+	Corrupt, Dropout float64
+	// Identities, if not nil, selects the protocol against an actively
+	// malicious server (Bonawitz et al. 2017, section 6): client i signs its
+	// AdvertiseKeys with the ed25519 key whose public half is Identities[i]
+	// (known to all from registration; see Client.SetIdentity), and a
+	// consistency-check round (StageConsistencyCheck) makes the survivors
+	// sign the survivor list before anyone reveals a share.
+	Identities []ed25519.PublicKey
 	// Round numbers the aggregation (e.g. the training round). It is bound
 	// into every derived key and every authenticated message, so messages
 	// of another round are rejected. Clients draw fresh keys every round.
@@ -59,6 +76,19 @@ func (c Config) normalize() (Config, error) {
 	if c.Neighbours >= c.N-1 {
 		c.Neighbours = 0
 	}
+	if c.Neighbours > 0 && c.GraphSeed == ([32]byte{}) {
+		return c, fmt.Errorf("secagg: SecAgg+ with Neighbours=%d needs a random GraphSeed agreed by all parties, got zero", c.Neighbours)
+	}
+	if c.Identities != nil {
+		if len(c.Identities) != c.N {
+			return c, fmt.Errorf("secagg: %d identity keys for N=%d clients", len(c.Identities), c.N)
+		}
+		for i, k := range c.Identities {
+			if len(k) != ed25519.PublicKeySize {
+				return c, fmt.Errorf("secagg: identity key of client %d has %d bytes, want %d", i, len(k), ed25519.PublicKeySize)
+			}
+		}
+	}
 	if c.Quantizer == (Quantizer{}) {
 		c.Quantizer = DefaultQuantizer()
 	}
@@ -68,15 +98,31 @@ func (c Config) normalize() (Config, error) {
 	if uint64(c.N)*uint64(c.Quantizer.Range) >= 1<<32 {
 		return c, fmt.Errorf("secagg: a sum of N=%d inputs in [0, %d] can wrap around 2^32; lower Quantizer.Range", c.N, c.Quantizer.Range)
 	}
+	if err := c.threat().check(); err != nil {
+		return c, err
+	}
 	h := c.holders()
 	if c.Threshold == 0 {
 		c.Threshold = h - h/3
+		if c.checkParams() != nil && c.Neighbours > 0 {
+			if lo, hi, ok := plusRange(c.N, c.Neighbours, c.threat()); ok && lo <= hi {
+				c.Threshold = lo
+			}
+		}
 	}
-	if c.Threshold <= h/2 || c.Threshold > h {
-		return c, fmt.Errorf("secagg: threshold %d must be in (%d/2, %d] (each client's secrets go to %d holders)", c.Threshold, h, h, h)
+	if c.Threshold < 1 || c.Threshold > h {
+		return c, fmt.Errorf("secagg: threshold %d must be in [1, %d] (each client's secrets go to %d holders)", c.Threshold, h, h)
 	}
-	return c, nil
+	return c, c.checkParams()
 }
+
+// threat returns what c claims to withstand.
+func (c Config) threat() Threat {
+	return Threat{Corrupt: c.Corrupt, Dropout: c.Dropout, Active: c.Identities != nil}
+}
+
+// active reports whether c runs the protocol against a malicious server.
+func (c Config) active() bool { return c.Identities != nil }
 
 // holders is the number of clients that hold shares of one client's
 // secrets, the client itself included.
@@ -136,6 +182,65 @@ func (g *graph) adjacent(u, v int) bool {
 		d = -d
 	}
 	return min(d, g.n-d) <= g.k/2
+}
+
+// holds reports whether v holds shares of o's secrets (o itself included).
+func (g *graph) holds(v, o int) bool { return v == o || g.adjacent(o, v) }
+
+// connected reports whether the graph induced on the clients in alive is
+// connected: if it is not, the pairwise masks cancel within each component
+// and the server can compute each component's sum.
+func (g *graph) connected(alive map[int]bool) bool {
+	if g.k == 0 || len(alive) <= 1 {
+		return true
+	}
+	var start int
+	for u := range alive {
+		start = u
+		break
+	}
+	seen := map[int]bool{start: true}
+	stack := []int{start}
+	for len(stack) > 0 {
+		u := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, v := range g.neighbours(u) {
+			if alive[v] && !seen[v] {
+				seen[v] = true
+				stack = append(stack, v)
+			}
+		}
+	}
+	return len(seen) == len(alive)
+}
+
+// checkSurvivors checks that the survivors' graph is connected and that,
+// for every client in owners, at least t of its share holders survive: the
+// conditions under which revealing shares for survivors tells the server
+// only the survivors' sum.
+func (g *graph) checkSurvivors(survivors map[int]bool, owners []int, t int) error {
+	if !g.connected(survivors) {
+		return fmt.Errorf("%w: the graph of the %d survivors is disconnected, so partial sums would be computable", ErrDisconnected, len(survivors))
+	}
+	for _, o := range owners {
+		alive := 0
+		if g.k == 0 {
+			alive = len(survivors)
+		} else {
+			if survivors[o] {
+				alive++
+			}
+			for _, v := range g.neighbours(o) {
+				if survivors[v] {
+					alive++
+				}
+			}
+		}
+		if alive < t {
+			return fmt.Errorf("%w: %d of client %d's share holders survived, threshold %d", ErrTooFewSurvivors, alive, o, t)
+		}
+	}
+	return nil
 }
 
 // neighbours returns the neighbours of u in increasing id order.

@@ -4,11 +4,13 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
+	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/ppml-go/ppml/pkg/fl/secagg/shamir"
 )
@@ -44,7 +46,78 @@ const (
 	labelPairMask  = "ppml/secagg v1 pairwise mask"
 	labelShareKey  = "ppml/secagg v1 share encryption"
 	labelShareData = "ppml/secagg v1 share"
+	labelCommit    = "ppml/secagg v1 self mask commitment"
+	labelKeys      = "ppml/secagg v1 advertised keys"
+	labelSurvivors = "ppml/secagg v1 survivors"
 )
+
+// CommitSize is the length of a self-mask commitment (SHA-256).
+const CommitSize = sha256.Size
+
+// selfMaskCommit commits client id to its self-mask seed b: SHA-256 of a
+// label, the round, id and b. The seed has 305 random bits, so the hash
+// hides it; SHA-256's collision resistance binds it, so the server can check
+// the b_u it rebuilds from shares (one bad share would otherwise corrupt the
+// sum silently).
+func selfMaskCommit(b *seed, round uint64, id int) []byte {
+	h := sha256.New()
+	h.Write([]byte(labelCommit))
+	h.Write(binary.BigEndian.AppendUint64(nil, round))
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(id)))
+	h.Write(b.bytes())
+	return h.Sum(nil)
+}
+
+// keysMessage is what a client signs in the active option: its round, id,
+// public keys and self-mask commitment.
+func keysMessage(m *AdvertiseKeys) []byte {
+	b := []byte(labelKeys)
+	b = binary.BigEndian.AppendUint64(b, m.Round)
+	b = binary.BigEndian.AppendUint32(b, uint32(m.From))
+	b = append(b, m.EncKey...)
+	b = append(b, m.MaskKey...)
+	return append(b, m.SelfMaskCommit...)
+}
+
+// survivorsMessage is what a survivor signs in the consistency check: the
+// round and the survivor list U3 it was shown.
+func survivorsMessage(round uint64, survivors []int) []byte {
+	b := []byte(labelSurvivors)
+	b = binary.BigEndian.AppendUint64(b, round)
+	for _, v := range survivors {
+		b = binary.BigEndian.AppendUint32(b, uint32(v))
+	}
+	return b
+}
+
+// verify reports whether sig is client id's signature of msg under the
+// configuration's identity keys.
+func (c Config) verify(id int, msg, sig []byte) bool {
+	return len(sig) == ed25519.SignatureSize && ed25519.Verify(c.Identities[id], msg, sig)
+}
+
+// probe is a fixed X25519 key used to test public keys for low order.
+var probe = sync.OnceValue(func() *ecdh.PrivateKey {
+	k, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		panic("secagg: " + err.Error())
+	}
+	return k
+})
+
+// parseKey parses an X25519 public key and rejects the low-order points
+// (with which every agreement gives the all-zero secret that crypto/ecdh
+// refuses, so a neighbour's masks and shares could not be derived).
+func parseKey(b []byte) (*ecdh.PublicKey, error) {
+	k, err := ecdh.X25519().NewPublicKey(b)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := probe().ECDH(k); err != nil {
+		return nil, fmt.Errorf("low-order X25519 key: %w", err)
+	}
+	return k, nil
+}
 
 // derive returns HKDF-SHA256(secret, info = label || round || a || b).
 func derive(secret []byte, label string, round uint64, a, b int) [KeySize]byte {
@@ -94,7 +167,7 @@ func shareAEAD(priv *ecdh.PrivateKey, peer *ecdh.PublicKey, round uint64, u, v i
 	if err != nil {
 		return nil, err
 	}
-	return cipher.NewGCM(block)
+	return cipher.NewGCMWithRandomNonce(block)
 }
 
 // shareAD is the associated data of a share: it binds sender, receiver and
@@ -112,7 +185,8 @@ func shareAD(round uint64, from, to int) []byte {
 const sharePlaintextSize = 8 + 2*8*seedElems
 
 // ShareCiphertextSize is the size of one encrypted share: a random 12-byte
-// GCM nonce, the sealed plaintext and the 16-byte tag.
+// GCM nonce (cipher.NewGCMWithRandomNonce), the sealed plaintext and the
+// 16-byte tag.
 const ShareCiphertextSize = 12 + sharePlaintextSize + 16
 
 func sealShare(aead cipher.AEAD, round uint64, from, to int, b, s []uint64) ([]byte, error) {
@@ -125,18 +199,14 @@ func sealShare(aead cipher.AEAD, round uint64, from, to int, b, s []uint64) ([]b
 	for _, e := range s {
 		pt = binary.BigEndian.AppendUint64(pt, e)
 	}
-	out := make([]byte, 12, ShareCiphertextSize)
-	if _, err := rand.Read(out); err != nil {
-		return nil, err
-	}
-	return aead.Seal(out, out[:12], pt, shareAD(round, from, to)), nil
+	return aead.Seal(make([]byte, 0, ShareCiphertextSize), nil, pt, shareAD(round, from, to)), nil
 }
 
 func openShare(aead cipher.AEAD, round uint64, from, to int, ct []byte) (b, s []uint64, err error) {
 	if len(ct) != ShareCiphertextSize {
 		return nil, nil, fmt.Errorf("%w: share from client %d has %d bytes, want %d", ErrMalformed, from, len(ct), ShareCiphertextSize)
 	}
-	pt, err := aead.Open(nil, ct[:12], ct[12:], shareAD(round, from, to))
+	pt, err := aead.Open(nil, nil, ct, shareAD(round, from, to))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: share from client %d to %d does not authenticate (round %d)", ErrMalformed, from, to, round)
 	}

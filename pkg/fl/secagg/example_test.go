@@ -1,6 +1,7 @@
 package secagg_test
 
 import (
+	"crypto/rand"
 	"fmt"
 	"log"
 
@@ -94,4 +95,24 @@ func Example_clientServer() {
 	fmt.Printf("sum of %v: %.3f\n", server.Contributors(), sum)
 	// Output:
 	// sum of [0 1 2]: [9.000 12.000]
+}
+
+// Bell et al.'s parameters for 500 clients of which 5% may collude with the
+// server and 10% may drop out, and a configuration that uses them (its
+// GraphSeed drawn at random by the server and announced to all).
+func ExamplePlusParams() {
+	k, t, err := secagg.PlusParams(500, secagg.Threat{Corrupt: 0.05, Dropout: 0.1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("k=%d neighbours, threshold t=%d\n", k, t)
+	cfg := secagg.Config{N: 500, Dim: 10, Neighbours: k, Threshold: t, Corrupt: 0.05, Dropout: 0.1}
+	if _, err := rand.Read(cfg.GraphSeed[:]); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := secagg.NewServer(cfg); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// k=32 neighbours, threshold t=17
 }

@@ -1,10 +1,13 @@
 package secagg
 
 import (
+	"crypto/ed25519"
 	"encoding"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+
+	"github.com/ppml-go/ppml/internal/wire"
 )
 
 // Errors of the protocol; the errors returned wrap one of them with details
@@ -16,20 +19,25 @@ var (
 	ErrDuplicate       = errors.New("secagg: duplicate message")
 	ErrUnknownClient   = errors.New("secagg: unknown client")
 	ErrTooFewSurvivors = errors.New("secagg: too few survivors")
+	ErrDisconnected    = errors.New("secagg: survivors' graph disconnected")
+	ErrBadSignature    = errors.New("secagg: bad signature")
+	ErrInconsistent    = errors.New("secagg: inconsistent survivor lists")
 	ErrAborted         = errors.New("secagg: aggregation aborted")
 )
 
-// Stage is one of the four rounds of the protocol, named by the message the
+// Stage is one of the rounds of the protocol, named by the message the
 // clients send in it.
 type Stage int
 
-// The stages in order.
+// The stages in order. StageConsistencyCheck exists only in the active
+// option (Config.Identities).
 const (
-	StageAdvertiseKeys Stage = iota // clients send AdvertiseKeys, server answers KeyList
-	StageShareKeys                  // clients send ShareKeys, server answers ShareBundle
-	StageMaskedInput                // clients send MaskedInput, server answers UnmaskRequest
-	StageUnmask                     // clients send UnmaskShares, server computes the result
-	StageDone                       // the server has its result, or aborted
+	StageAdvertiseKeys    Stage = iota // clients send AdvertiseKeys, server answers KeyList
+	StageShareKeys                     // clients send ShareKeys, server answers ShareBundle
+	StageMaskedInput                   // clients send MaskedInput, server answers UnmaskRequest
+	StageConsistencyCheck              // clients sign the survivors (SurvivorSignature), server answers UnmaskRequest with the signatures
+	StageUnmask                        // clients send UnmaskShares, server computes the result
+	StageDone                          // the server has its result, or aborted
 )
 
 func (s Stage) String() string {
@@ -40,6 +48,8 @@ func (s Stage) String() string {
 		return "share keys"
 	case StageMaskedInput:
 		return "masked input"
+	case StageConsistencyCheck:
+		return "consistency check"
 	case StageUnmask:
 		return "unmask"
 	case StageDone:
@@ -66,12 +76,13 @@ const (
 	kindMaskedInput
 	kindUnmaskRequest
 	kindUnmaskShares
+	kindSurvivorSignature
 )
 
-// Wire format: "SA", version 1, kind, round (8 bytes), then the body;
-// integers big-endian except the vector of MaskedInput (little-endian).
+// Wire format (package internal/wire, little-endian): "SA", version 2,
+// kind, round (8 bytes), then the body. Counts are 4 bytes.
 const (
-	wireVersion = 1
+	wireVersion = 2
 	headerSize  = 12
 )
 
@@ -79,12 +90,16 @@ const (
 const PublicKeySize = 32
 
 // AdvertiseKeys is a client's first message: its two fresh X25519 public
-// keys, one for encrypting shares and one for agreeing on masks.
+// keys, one for encrypting shares and one for agreeing on masks, its
+// commitment to its self-mask seed, and in the active option its ed25519
+// signature of all of them (with the round and its id).
 type AdvertiseKeys struct {
-	Round   uint64
-	From    int
-	EncKey  []byte // PublicKeySize bytes
-	MaskKey []byte // PublicKeySize bytes
+	Round          uint64
+	From           int
+	EncKey         []byte // PublicKeySize bytes
+	MaskKey        []byte // PublicKeySize bytes
+	SelfMaskCommit []byte // CommitSize bytes
+	Signature      []byte // ed25519.SignatureSize bytes, or none (passive)
 }
 
 // KeyList is the server's broadcast closing StageAdvertiseKeys: the keys of
@@ -127,10 +142,22 @@ type MaskedInput struct {
 }
 
 // UnmaskRequest is the server's broadcast closing StageMaskedInput: the
-// clients whose masked input arrived (the set U3), sorted.
+// clients whose masked input arrived (the set U3), sorted. In the active
+// option it is sent twice: first to be signed (StageConsistencyCheck), then
+// with the survivors' signatures of it, which each client checks before it
+// reveals any share.
 type UnmaskRequest struct {
+	Round      uint64
+	Survivors  []int
+	Signatures []SurvivorSignature
+}
+
+// SurvivorSignature is a client's message of the consistency check (active
+// option): its ed25519 signature of the round and the survivor list.
+type SurvivorSignature struct {
 	Round     uint64
-	Survivors []int
+	From      int
+	Signature []byte
 }
 
 // SeedShare is one holder's share of one client's seed.
@@ -149,224 +176,199 @@ type UnmaskShares struct {
 	MaskKeys []SeedShare // owners in U2 \ U3
 }
 
-func (m *AdvertiseKeys) AggregationRound() uint64 { return m.Round }
-func (m *KeyList) AggregationRound() uint64       { return m.Round }
-func (m *ShareKeys) AggregationRound() uint64     { return m.Round }
-func (m *ShareBundle) AggregationRound() uint64   { return m.Round }
-func (m *MaskedInput) AggregationRound() uint64   { return m.Round }
-func (m *UnmaskRequest) AggregationRound() uint64 { return m.Round }
-func (m *UnmaskShares) AggregationRound() uint64  { return m.Round }
+func (m *AdvertiseKeys) AggregationRound() uint64     { return m.Round }
+func (m *KeyList) AggregationRound() uint64           { return m.Round }
+func (m *ShareKeys) AggregationRound() uint64         { return m.Round }
+func (m *ShareBundle) AggregationRound() uint64       { return m.Round }
+func (m *MaskedInput) AggregationRound() uint64       { return m.Round }
+func (m *UnmaskRequest) AggregationRound() uint64     { return m.Round }
+func (m *UnmaskShares) AggregationRound() uint64      { return m.Round }
+func (m *SurvivorSignature) AggregationRound() uint64 { return m.Round }
 
-func (*AdvertiseKeys) kind() byte { return kindAdvertiseKeys }
-func (*KeyList) kind() byte       { return kindKeyList }
-func (*ShareKeys) kind() byte     { return kindShareKeys }
-func (*ShareBundle) kind() byte   { return kindShareBundle }
-func (*MaskedInput) kind() byte   { return kindMaskedInput }
-func (*UnmaskRequest) kind() byte { return kindUnmaskRequest }
-func (*UnmaskShares) kind() byte  { return kindUnmaskShares }
+func (*AdvertiseKeys) kind() byte     { return kindAdvertiseKeys }
+func (*KeyList) kind() byte           { return kindKeyList }
+func (*ShareKeys) kind() byte         { return kindShareKeys }
+func (*ShareBundle) kind() byte       { return kindShareBundle }
+func (*MaskedInput) kind() byte       { return kindMaskedInput }
+func (*UnmaskRequest) kind() byte     { return kindUnmaskRequest }
+func (*UnmaskShares) kind() byte      { return kindUnmaskShares }
+func (*SurvivorSignature) kind() byte { return kindSurvivorSignature }
 
-func header(kind byte, round uint64, size int) []byte {
-	b := make([]byte, 0, headerSize+size)
-	b = append(b, 'S', 'A', wireVersion, kind)
-	return binary.BigEndian.AppendUint64(b, round)
+// Limits of the decoder: ids are below 2^20 (Config.N), signatures at most
+// 64 bytes.
+const (
+	maxClients   = 1 << 20
+	maxSignature = ed25519.SignatureSize
+	maxVector    = 1 << 30
+)
+
+func header(m Message, size int) *wire.Writer {
+	w := &wire.Writer{B: make([]byte, 0, headerSize+size)}
+	w.Raw([]byte{'S', 'A', wireVersion, m.kind()})
+	w.U64(m.AggregationRound())
+	return w
 }
 
-func appendID(b []byte, id int) []byte { return binary.BigEndian.AppendUint32(b, uint32(id)) }
-
-func appendKeys(b []byte, m *AdvertiseKeys) ([]byte, error) {
-	if len(m.EncKey) != PublicKeySize || len(m.MaskKey) != PublicKeySize {
-		return nil, fmt.Errorf("%w: keys of client %d have %d and %d bytes, want %d", ErrMalformed, m.From, len(m.EncKey), len(m.MaskKey), PublicKeySize)
+func writeKeys(w *wire.Writer, m *AdvertiseKeys) error {
+	if len(m.EncKey) != PublicKeySize || len(m.MaskKey) != PublicKeySize || len(m.SelfMaskCommit) != CommitSize {
+		return fmt.Errorf("%w: keys of client %d have %d and %d bytes and a commitment of %d, want %d, %d and %d", ErrMalformed, m.From, len(m.EncKey), len(m.MaskKey), len(m.SelfMaskCommit), PublicKeySize, PublicKeySize, CommitSize)
 	}
-	b = appendID(b, m.From)
-	b = append(b, m.EncKey...)
-	return append(b, m.MaskKey...), nil
+	w.U32(uint32(m.From))
+	w.Raw(m.EncKey)
+	w.Raw(m.MaskKey)
+	w.Raw(m.SelfMaskCommit)
+	w.Bytes(m.Signature)
+	return nil
 }
 
-func appendShares(b []byte, shares []EncryptedShare) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(shares)))
+func writeShares(w *wire.Writer, shares []EncryptedShare) {
+	w.U32(uint32(len(shares)))
 	for _, s := range shares {
-		b = appendID(b, s.From)
-		b = appendID(b, s.To)
-		b = binary.BigEndian.AppendUint32(b, uint32(len(s.Ciphertext)))
-		b = append(b, s.Ciphertext...)
+		w.U32(uint32(s.From))
+		w.U32(uint32(s.To))
+		w.Bytes(s.Ciphertext)
 	}
-	return b
 }
 
-func appendSeedShares(b []byte, shares []SeedShare) ([]byte, error) {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(shares)))
+func writeSeedShares(w *wire.Writer, shares []SeedShare) error {
+	w.U32(uint32(len(shares)))
 	for _, s := range shares {
 		if len(s.Y) != seedElems {
-			return nil, fmt.Errorf("%w: seed share of client %d has %d elements, want %d", ErrMalformed, s.Owner, len(s.Y), seedElems)
+			return fmt.Errorf("%w: seed share of client %d has %d elements, want %d", ErrMalformed, s.Owner, len(s.Y), seedElems)
 		}
-		b = appendID(b, s.Owner)
+		w.U32(uint32(s.Owner))
 		for _, y := range s.Y {
-			b = binary.BigEndian.AppendUint64(b, y)
+			w.U64(y)
 		}
 	}
-	return b, nil
+	return nil
 }
 
 // MarshalBinary encodes the message.
 func (m *AdvertiseKeys) MarshalBinary() ([]byte, error) {
-	return appendKeys(header(m.kind(), m.Round, 4+2*PublicKeySize), m)
+	w := header(m, 8+2*PublicKeySize+CommitSize+len(m.Signature))
+	return w.B, writeKeys(w, m)
 }
 
 // MarshalBinary encodes the message.
 func (m *KeyList) MarshalBinary() ([]byte, error) {
-	b := header(m.kind(), m.Round, 4+len(m.Keys)*(4+2*PublicKeySize))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Keys)))
+	w := header(m, 4+len(m.Keys)*(8+2*PublicKeySize+CommitSize+maxSignature))
+	w.U32(uint32(len(m.Keys)))
 	for i := range m.Keys {
-		var err error
-		if b, err = appendKeys(b, &m.Keys[i]); err != nil {
+		if err := writeKeys(w, &m.Keys[i]); err != nil {
 			return nil, err
 		}
 	}
-	return b, nil
+	return w.B, nil
 }
 
 // MarshalBinary encodes the message.
 func (m *ShareKeys) MarshalBinary() ([]byte, error) {
-	b := header(m.kind(), m.Round, 8+len(m.Shares)*(12+ShareCiphertextSize))
-	return appendShares(appendID(b, m.From), m.Shares), nil
+	w := header(m, 8+len(m.Shares)*(12+ShareCiphertextSize))
+	w.U32(uint32(m.From))
+	writeShares(w, m.Shares)
+	return w.B, nil
 }
 
 // MarshalBinary encodes the message.
 func (m *ShareBundle) MarshalBinary() ([]byte, error) {
-	b := header(m.kind(), m.Round, 8+len(m.Shares)*(12+ShareCiphertextSize))
-	return appendShares(appendID(b, m.To), m.Shares), nil
+	w := header(m, 8+len(m.Shares)*(12+ShareCiphertextSize))
+	w.U32(uint32(m.To))
+	writeShares(w, m.Shares)
+	return w.B, nil
 }
 
 // MarshalBinary encodes the message.
 func (m *MaskedInput) MarshalBinary() ([]byte, error) {
-	b := header(m.kind(), m.Round, 8+4*len(m.Vector))
-	b = appendID(b, m.From)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Vector)))
-	off := len(b)
-	b = b[:off+4*len(m.Vector)]
-	putWords(b[off:], m.Vector)
-	return b, nil
+	w := header(m, 8+4*len(m.Vector))
+	w.U32(uint32(m.From))
+	w.U32(uint32(len(m.Vector)))
+	off := len(w.B)
+	w.B = w.B[:off+4*len(m.Vector)]
+	putWords(w.B[off:], m.Vector)
+	return w.B, nil
 }
 
 // MarshalBinary encodes the message.
 func (m *UnmaskRequest) MarshalBinary() ([]byte, error) {
-	b := header(m.kind(), m.Round, 4+4*len(m.Survivors))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Survivors)))
+	w := header(m, 8+4*len(m.Survivors)+len(m.Signatures)*(8+maxSignature))
+	w.U32(uint32(len(m.Survivors)))
 	for _, id := range m.Survivors {
-		b = appendID(b, id)
+		w.U32(uint32(id))
 	}
-	return b, nil
+	w.U32(uint32(len(m.Signatures)))
+	for _, s := range m.Signatures {
+		w.U32(uint32(s.From))
+		w.Bytes(s.Signature)
+	}
+	return w.B, nil
 }
 
 // MarshalBinary encodes the message.
 func (m *UnmaskShares) MarshalBinary() ([]byte, error) {
-	b := header(m.kind(), m.Round, 12+(len(m.SelfMask)+len(m.MaskKeys))*(4+8*seedElems))
-	b = appendID(b, m.From)
-	b, err := appendSeedShares(b, m.SelfMask)
-	if err != nil {
+	w := header(m, 12+(len(m.SelfMask)+len(m.MaskKeys))*(4+8*seedElems))
+	w.U32(uint32(m.From))
+	if err := writeSeedShares(w, m.SelfMask); err != nil {
 		return nil, err
 	}
-	return appendSeedShares(b, m.MaskKeys)
+	return w.B, writeSeedShares(w, m.MaskKeys)
 }
 
-// reader decodes a message body; the first error sticks.
-type reader struct {
-	b   []byte
-	err error
+// MarshalBinary encodes the message.
+func (m *SurvivorSignature) MarshalBinary() ([]byte, error) {
+	w := header(m, 8+len(m.Signature))
+	w.U32(uint32(m.From))
+	w.Bytes(m.Signature)
+	return w.B, nil
 }
 
-func (r *reader) fail(format string, args ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+// reader decodes a message body.
+type reader struct{ wire.Reader }
+
+func (r *reader) id() int { return int(r.U32()) }
+
+func (r *reader) keys(round uint64) AdvertiseKeys {
+	return AdvertiseKeys{
+		Round:          round,
+		From:           r.id(),
+		EncKey:         slices.Clone(r.Take(PublicKeySize)),
+		MaskKey:        slices.Clone(r.Take(PublicKeySize)),
+		SelfMaskCommit: slices.Clone(r.Take(CommitSize)),
+		Signature:      r.Bytes(maxSignature),
 	}
-}
-
-func (r *reader) take(n int) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n > len(r.b) {
-		r.fail("truncated: need %d more bytes, have %d", n, len(r.b))
-		return nil
-	}
-	out := r.b[:n:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *reader) u32() uint32 {
-	if b := r.take(4); b != nil {
-		return binary.BigEndian.Uint32(b)
-	}
-	return 0
-}
-
-func (r *reader) u64() uint64 {
-	if b := r.take(8); b != nil {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
-}
-
-func (r *reader) id() int { return int(r.u32()) }
-
-// count reads a count of items of at least minSize bytes each and checks
-// that they can fit in what is left, so a corrupt count cannot make the
-// decoder allocate much.
-func (r *reader) count(minSize int) int {
-	n := r.u32()
-	if r.err == nil && uint64(n)*uint64(minSize) > uint64(len(r.b)) {
-		r.fail("count %d does not fit in the %d bytes left", n, len(r.b))
-		return 0
-	}
-	return int(n)
-}
-
-func (r *reader) bytes(n int) []byte {
-	b := r.take(n)
-	if b == nil {
-		return nil
-	}
-	return append([]byte(nil), b...)
-}
-
-func (r *reader) keys() AdvertiseKeys {
-	return AdvertiseKeys{From: r.id(), EncKey: r.bytes(PublicKeySize), MaskKey: r.bytes(PublicKeySize)}
 }
 
 func (r *reader) shares() []EncryptedShare {
-	n := r.count(12)
+	n := r.Count(12, maxClients)
 	out := make([]EncryptedShare, 0, n)
 	for range n {
-		s := EncryptedShare{From: r.id(), To: r.id()}
-		s.Ciphertext = r.bytes(int(r.u32()))
-		if r.err != nil {
-			return nil
-		}
-		out = append(out, s)
+		out = append(out, EncryptedShare{From: r.id(), To: r.id(), Ciphertext: r.Bytes(ShareCiphertextSize)})
+	}
+	if r.Err() != nil {
+		return nil
 	}
 	return out
 }
 
 func (r *reader) seedShares() []SeedShare {
-	n := r.count(4 + 8*seedElems)
+	n := r.Count(4+8*seedElems, maxClients)
 	out := make([]SeedShare, 0, n)
 	for range n {
 		s := SeedShare{Owner: r.id(), Y: make([]uint64, seedElems)}
 		for i := range s.Y {
-			s.Y[i] = r.u64()
-		}
-		if r.err != nil {
-			return nil
+			s.Y[i] = r.U64()
 		}
 		out = append(out, s)
+	}
+	if r.Err() != nil {
+		return nil
 	}
 	return out
 }
 
 // Unmarshal decodes a message of any kind; the result is a *AdvertiseKeys,
-// *KeyList, *ShareKeys, *ShareBundle, *MaskedInput, *UnmaskRequest or
-// *UnmaskShares. Errors wrap ErrMalformed.
+// *KeyList, *ShareKeys, *ShareBundle, *MaskedInput, *UnmaskRequest,
+// *SurvivorSignature or *UnmaskShares. Errors wrap ErrMalformed.
 func Unmarshal(data []byte) (Message, error) {
 	if len(data) < headerSize || data[0] != 'S' || data[1] != 'A' {
 		return nil, fmt.Errorf("%w: no secagg header", ErrMalformed)
@@ -374,20 +376,18 @@ func Unmarshal(data []byte) (Message, error) {
 	if data[2] != wireVersion {
 		return nil, fmt.Errorf("%w: wire version %d, want %d", ErrMalformed, data[2], wireVersion)
 	}
-	round := binary.BigEndian.Uint64(data[4:])
-	r := &reader{b: data[headerSize:]}
+	r := &reader{*wire.NewReader(data[4:])}
+	round := r.U64()
 	var m Message
 	switch data[3] {
 	case kindAdvertiseKeys:
-		k := r.keys()
-		k.Round = round
+		k := r.keys(round)
 		m = &k
 	case kindKeyList:
-		n := r.count(4 + 2*PublicKeySize)
+		n := r.Count(4+2*PublicKeySize+CommitSize+4, maxClients)
 		l := &KeyList{Round: round, Keys: make([]AdvertiseKeys, n)}
 		for i := range l.Keys {
-			l.Keys[i] = r.keys()
-			l.Keys[i].Round = round
+			l.Keys[i] = r.keys(round)
 		}
 		m = l
 	case kindShareKeys:
@@ -396,29 +396,33 @@ func Unmarshal(data []byte) (Message, error) {
 		m = &ShareBundle{Round: round, To: r.id(), Shares: r.shares()}
 	case kindMaskedInput:
 		mi := &MaskedInput{Round: round, From: r.id()}
-		n := r.count(4)
-		if b := r.take(4 * n); b != nil {
+		n := r.Count(4, maxVector)
+		if b := r.Take(4 * n); b != nil {
 			mi.Vector = make([]uint32, n)
 			getWords(mi.Vector, b)
 		}
 		m = mi
 	case kindUnmaskRequest:
-		n := r.count(4)
-		u := &UnmaskRequest{Round: round, Survivors: make([]int, n)}
+		u := &UnmaskRequest{Round: round, Survivors: make([]int, r.Count(4, maxClients))}
 		for i := range u.Survivors {
 			u.Survivors[i] = r.id()
+		}
+		if n := r.Count(8, maxClients); n > 0 {
+			u.Signatures = make([]SurvivorSignature, n)
+			for i := range u.Signatures {
+				u.Signatures[i] = SurvivorSignature{Round: round, From: r.id(), Signature: r.Bytes(maxSignature)}
+			}
 		}
 		m = u
 	case kindUnmaskShares:
 		m = &UnmaskShares{Round: round, From: r.id(), SelfMask: r.seedShares(), MaskKeys: r.seedShares()}
+	case kindSurvivorSignature:
+		m = &SurvivorSignature{Round: round, From: r.id(), Signature: r.Bytes(maxSignature)}
 	default:
 		return nil, fmt.Errorf("%w: unknown message kind %d", ErrMalformed, data[3])
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d trailing bytes", len(r.b))
-	}
-	if r.err != nil {
-		return nil, r.err
+	if err := r.Finish(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return m, nil
 }

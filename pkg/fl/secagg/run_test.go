@@ -41,8 +41,8 @@ func TestRunExact(t *testing.T) {
 	}{
 		{"secagg no dropouts", Config{N: 10, Dim: 100}, nil},
 		{"secagg dropouts", Config{N: 10, Dim: 100}, []int{1, 1, 1}},
-		{"secagg+ no dropouts", Config{N: 20, Dim: 50, Neighbours: 8}, nil},
-		{"secagg+ dropouts", Config{N: 20, Dim: 50, Neighbours: 8}, []int{1, 0, 2}},
+		{"secagg+ no dropouts", Config{N: 20, Dim: 50, Neighbours: 8, GraphSeed: [32]byte{1}}, nil},
+		{"secagg+ dropouts", Config{N: 20, Dim: 50, Neighbours: 8, GraphSeed: [32]byte{1}}, []int{1, 0, 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inputs := randomInputs(tc.cfg.N, tc.cfg.Dim, 5)

@@ -2,8 +2,10 @@ package secagg
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ecdh"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strconv"
@@ -21,6 +23,7 @@ import (
 //	KeyList() after the AdvertiseKeys messages,
 //	ShareBundles() after the ShareKeys messages,
 //	UnmaskRequest() after the MaskedInput messages,
+//	SignedUnmaskRequest() after the SurvivorSignature messages (active option),
 //	Result() after the UnmaskShares messages.
 //
 // Clients that send nothing in a stage have dropped out. A message for
@@ -28,6 +31,10 @@ import (
 // an error and changes nothing. If fewer than the threshold remain, the
 // server aborts and discards the masked sum. A Server is not safe for
 // concurrent use.
+//
+// The server aborts, revealing nothing it has not already got, when the
+// graph of the survivors is disconnected or some client keeps fewer than t
+// share holders among them: the clients would refuse to unmask anyway.
 type Server struct {
 	cfg   Config
 	g     *graph
@@ -39,6 +46,7 @@ type Server struct {
 	shared   map[int]bool // U2
 	sum      []uint32
 	masked   map[int]bool // U3
+	signers  map[int]*SurvivorSignature
 	unmasked map[int]*UnmaskShares
 	result   []uint32
 
@@ -60,6 +68,7 @@ func NewServer(cfg Config) (*Server, error) {
 		inbox:    make(map[int][]EncryptedShare),
 		shared:   make(map[int]bool),
 		masked:   make(map[int]bool),
+		signers:  make(map[int]*SurvivorSignature),
 		unmasked: make(map[int]*UnmaskShares),
 	}, nil
 }
@@ -104,11 +113,16 @@ func (s *Server) Receive(m Message) error {
 		return s.ReceiveMaskedInput(m)
 	case *UnmaskShares:
 		return s.ReceiveUnmaskShares(m)
+	case *SurvivorSignature:
+		return s.ReceiveSurvivorSignature(m)
 	}
 	return fmt.Errorf("%w: the server does not receive %T", ErrMalformed, m)
 }
 
-// ReceiveAdvertiseKeys records a client's public keys.
+// ReceiveAdvertiseKeys records a client's public keys. It rejects keys of
+// low order (which would stall every neighbour's key agreement), a
+// commitment of the wrong size, and in the active option a signature that
+// does not verify under the client's identity key.
 func (s *Server) ReceiveAdvertiseKeys(m *AdvertiseKeys) error {
 	if err := s.check(StageAdvertiseKeys, m.Round, m.From, "keys"); err != nil {
 		return err
@@ -117,14 +131,21 @@ func (s *Server) ReceiveAdvertiseKeys(m *AdvertiseKeys) error {
 		return fmt.Errorf("%w: client %d advertised keys twice", ErrDuplicate, m.From)
 	}
 	for _, k := range [][]byte{m.EncKey, m.MaskKey} {
-		if _, err := ecdh.X25519().NewPublicKey(k); err != nil {
+		if _, err := parseKey(k); err != nil {
 			return fmt.Errorf("%w: public key of client %d: %v", ErrMalformed, m.From, err)
 		}
 	}
 	if bytes.Equal(m.EncKey, m.MaskKey) {
 		return fmt.Errorf("%w: client %d advertised the same key twice", ErrMalformed, m.From)
 	}
-	s.adv[m.From] = &AdvertiseKeys{Round: m.Round, From: m.From, EncKey: slices.Clone(m.EncKey), MaskKey: slices.Clone(m.MaskKey)}
+	if len(m.SelfMaskCommit) != CommitSize {
+		return fmt.Errorf("%w: self-mask commitment of client %d has %d bytes, want %d", ErrMalformed, m.From, len(m.SelfMaskCommit), CommitSize)
+	}
+	if s.cfg.active() && !s.cfg.verify(m.From, keysMessage(m), m.Signature) {
+		return fmt.Errorf("%w: keys of client %d", ErrBadSignature, m.From)
+	}
+	s.adv[m.From] = &AdvertiseKeys{Round: m.Round, From: m.From, EncKey: slices.Clone(m.EncKey), MaskKey: slices.Clone(m.MaskKey),
+		SelfMaskCommit: slices.Clone(m.SelfMaskCommit), Signature: slices.Clone(m.Signature)}
 	return nil
 }
 
@@ -138,10 +159,27 @@ func (s *Server) KeyList() (*KeyList, error) {
 		return nil, s.abort(fmt.Errorf("%w: %d clients advertised keys, threshold %d", ErrTooFewSurvivors, len(s.adv), s.cfg.Threshold))
 	}
 	l := &KeyList{Round: s.cfg.Round, Keys: make([]AdvertiseKeys, 0, len(s.adv))}
-	for _, id := range sortedKeys(s.adv) {
+	for _, id := range slices.Sorted(maps.Keys(s.adv)) {
 		l.Keys = append(l.Keys, *s.adv[id])
 	}
 	s.stage = StageShareKeys
+	return l, nil
+}
+
+// KeyListFor returns, after KeyList, the part of the key list that client
+// id needs: its own keys and its neighbours'. In SecAgg+ that is what the
+// server sends each client (k+1 entries instead of N, as Bell et al. do);
+// in SecAgg it is the whole list.
+func (s *Server) KeyListFor(id int) (*KeyList, error) {
+	if s.stage == StageAdvertiseKeys || s.adv[id] == nil {
+		return nil, fmt.Errorf("%w: no key list for client %d in stage %q", ErrOutOfStage, id, s.stage)
+	}
+	l := &KeyList{Round: s.cfg.Round}
+	for _, v := range slices.Sorted(maps.Keys(s.adv)) {
+		if s.g.holds(v, id) {
+			l.Keys = append(l.Keys, *s.adv[v])
+		}
+	}
 	return l, nil
 }
 
@@ -207,14 +245,14 @@ func (s *Server) ShareBundles() ([]*ShareBundle, error) {
 		return nil, s.abort(fmt.Errorf("%w: %d clients shared keys, threshold %d", ErrTooFewSurvivors, len(s.shared), s.cfg.Threshold))
 	}
 	var out []*ShareBundle
-	for _, v := range sortedKeys(s.shared) {
+	for _, v := range slices.Sorted(maps.Keys(s.shared)) {
 		b := &ShareBundle{Round: s.cfg.Round, To: v}
 		for _, sh := range s.inbox[v] {
 			if s.shared[sh.From] {
 				b.Shares = append(b.Shares, sh)
 			}
 		}
-		slices.SortFunc(b.Shares, func(a, b EncryptedShare) int { return a.From - b.From })
+		slices.SortFunc(b.Shares, func(a, b EncryptedShare) int { return cmp.Compare(a.From, b.From) })
 		out = append(out, b)
 	}
 	s.inbox = nil
@@ -243,7 +281,10 @@ func (s *Server) ReceiveMaskedInput(m *MaskedInput) error {
 }
 
 // UnmaskRequest closes StageMaskedInput and returns the list of clients
-// whose masked input arrived, to send to each of them.
+// whose masked input arrived, to send to each of them: to be unmasked, or
+// in the active option first to be signed. It aborts if the survivors'
+// graph is disconnected or some client that shared keys keeps fewer than t
+// share holders among the survivors.
 func (s *Server) UnmaskRequest() (*UnmaskRequest, error) {
 	if err := s.closing(StageMaskedInput); err != nil {
 		return nil, err
@@ -251,8 +292,51 @@ func (s *Server) UnmaskRequest() (*UnmaskRequest, error) {
 	if len(s.masked) < s.cfg.Threshold {
 		return nil, s.abort(fmt.Errorf("%w: %d clients sent masked input, threshold %d", ErrTooFewSurvivors, len(s.masked), s.cfg.Threshold))
 	}
+	if err := s.g.checkSurvivors(s.masked, slices.Sorted(maps.Keys(s.shared)), s.cfg.Threshold); err != nil {
+		return nil, s.abort(err)
+	}
 	s.stage = StageUnmask
-	return &UnmaskRequest{Round: s.cfg.Round, Survivors: sortedKeys(s.masked)}, nil
+	if s.cfg.active() {
+		s.stage = StageConsistencyCheck
+	}
+	return &UnmaskRequest{Round: s.cfg.Round, Survivors: slices.Sorted(maps.Keys(s.masked))}, nil
+}
+
+// ReceiveSurvivorSignature records a survivor's signature of the survivor
+// list (active option).
+func (s *Server) ReceiveSurvivorSignature(m *SurvivorSignature) error {
+	if err := s.check(StageConsistencyCheck, m.Round, m.From, "survivor signature"); err != nil {
+		return err
+	}
+	if !s.masked[m.From] {
+		return fmt.Errorf("%w: client %d signed the survivors but is not one", ErrUnknownClient, m.From)
+	}
+	if s.signers[m.From] != nil {
+		return fmt.Errorf("%w: client %d signed the survivors twice", ErrDuplicate, m.From)
+	}
+	if !s.cfg.verify(m.From, survivorsMessage(s.cfg.Round, slices.Sorted(maps.Keys(s.masked))), m.Signature) {
+		return fmt.Errorf("%w: survivor list signed by client %d", ErrBadSignature, m.From)
+	}
+	s.signers[m.From] = &SurvivorSignature{Round: m.Round, From: m.From, Signature: slices.Clone(m.Signature)}
+	return nil
+}
+
+// SignedUnmaskRequest closes StageConsistencyCheck (active option) and
+// returns the survivor list with the signatures of it, to send to every
+// signer. Only signers are asked to unmask.
+func (s *Server) SignedUnmaskRequest() (*UnmaskRequest, error) {
+	if err := s.closing(StageConsistencyCheck); err != nil {
+		return nil, err
+	}
+	if len(s.signers) < s.cfg.Threshold {
+		return nil, s.abort(fmt.Errorf("%w: %d survivors signed the survivor list, threshold %d", ErrTooFewSurvivors, len(s.signers), s.cfg.Threshold))
+	}
+	r := &UnmaskRequest{Round: s.cfg.Round, Survivors: slices.Sorted(maps.Keys(s.masked))}
+	for _, v := range slices.Sorted(maps.Keys(s.signers)) {
+		r.Signatures = append(r.Signatures, *s.signers[v])
+	}
+	s.stage = StageUnmask
+	return r, nil
 }
 
 // ReceiveUnmaskShares records a client's seed shares. It must hold the
@@ -262,15 +346,15 @@ func (s *Server) ReceiveUnmaskShares(m *UnmaskShares) error {
 	if err := s.check(StageUnmask, m.Round, m.From, "unmask shares"); err != nil {
 		return err
 	}
-	if !s.masked[m.From] {
-		return fmt.Errorf("%w: client %d sent unmask shares but is not a survivor", ErrUnknownClient, m.From)
+	if !s.masked[m.From] || s.cfg.active() && s.signers[m.From] == nil {
+		return fmt.Errorf("%w: client %d sent unmask shares but is not a survivor that signed", ErrUnknownClient, m.From)
 	}
 	if s.unmasked[m.From] != nil {
 		return fmt.Errorf("%w: client %d sent unmask shares twice", ErrDuplicate, m.From)
 	}
 	var wantSelf, wantMask []int
-	for _, o := range sortedKeys(s.shared) {
-		if o != m.From && !s.g.adjacent(o, m.From) {
+	for _, o := range slices.Sorted(maps.Keys(s.shared)) {
+		if !s.g.holds(m.From, o) {
 			continue
 		}
 		if s.masked[o] {
@@ -329,14 +413,14 @@ func (s *Server) Result() ([]uint32, error) {
 	if err := s.closing(StageUnmask); err != nil {
 		return nil, err
 	}
-	responders := sortedKeys(s.unmasked)
+	responders := slices.Sorted(maps.Keys(s.unmasked))
 	combiners := make(map[string]*shamir.Combiner)
 	var jobs []maskJob
-	for _, o := range sortedKeys(s.shared) {
+	for _, o := range slices.Sorted(maps.Keys(s.shared)) {
 		var xs []uint64
 		var holders []int
 		for _, v := range responders {
-			if v == o || s.g.adjacent(o, v) {
+			if s.g.holds(v, o) {
 				holders = append(holders, v)
 				xs = append(xs, uint64(v)+1)
 				if len(holders) == s.cfg.Threshold {
@@ -366,6 +450,9 @@ func (s *Server) Result() ([]uint32, error) {
 		}
 		sd := seed(secret)
 		if s.masked[o] {
+			if !bytes.Equal(selfMaskCommit(&sd, s.cfg.Round, o), s.adv[o].SelfMaskCommit) {
+				return nil, s.abort(fmt.Errorf("%w: the self-mask seed rebuilt from the shares of client %d does not match its commitment (a holder sent a bad share)", ErrMalformed, o))
+			}
 			jobs = append(jobs, maskJob{key: selfMaskKey(&sd, s.cfg.Round, o), negate: true})
 			continue
 		}
@@ -376,7 +463,7 @@ func (s *Server) Result() ([]uint32, error) {
 		if !bytes.Equal(priv.PublicKey().Bytes(), s.adv[o].MaskKey) {
 			return nil, s.abort(fmt.Errorf("%w: the mask key rebuilt from the shares of client %d does not match its advertised key", ErrMalformed, o))
 		}
-		for _, v := range sortedKeys(s.masked) {
+		for _, v := range slices.Sorted(maps.Keys(s.masked)) {
 			if s.g.adjacent(o, v) {
 				peer, _ := ecdh.X25519().NewPublicKey(s.adv[v].MaskKey) // checked on receipt
 				// Survivor v added +PRG(s_vo) if v < o, -PRG(s_vo) otherwise.
@@ -399,7 +486,7 @@ func (s *Server) seedShare(v, o int) []uint64 {
 	if s.masked[o] {
 		list = m.SelfMask
 	}
-	i, _ := slices.BinarySearchFunc(list, o, func(sh SeedShare, o int) int { return sh.Owner - o })
+	i, _ := slices.BinarySearchFunc(list, o, func(sh SeedShare, o int) int { return cmp.Compare(sh.Owner, o) })
 	return list[i].Y
 }
 
@@ -459,7 +546,7 @@ func (s *Server) removeMasks(jobs []maskJob) error {
 
 // Contributors returns the clients whose inputs are in the result (U3),
 // available from the end of StageMaskedInput.
-func (s *Server) Contributors() []int { return sortedKeys(s.masked) }
+func (s *Server) Contributors() []int { return slices.Sorted(maps.Keys(s.masked)) }
 
 // ResultFloat returns Result dequantized: the sum of the contributors'
 // clipped inputs, up to quantization.
@@ -469,15 +556,6 @@ func (s *Server) ResultFloat() ([]float64, error) {
 		return nil, err
 	}
 	return s.cfg.Quantizer.Dequantize(sum, len(s.masked)), nil
-}
-
-func sortedKeys[V any](m map[int]V) []int {
-	out := make([]int, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func pointsKey(ids []int) string {

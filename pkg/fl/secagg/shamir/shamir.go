@@ -33,32 +33,34 @@ type Share struct {
 	Y []uint64
 }
 
+// The field operations run in constant time: they never branch on their
+// operands (share values and secrets), only on public loop bounds. A
+// conditional subtraction is a subtraction whose borrow selects, as a mask,
+// which result to keep.
+
+// reduce returns s mod Prime for s < 2 Prime, without branching.
+func reduce(s uint64) uint64 {
+	d, borrow := bits.Sub64(s, Prime, 0) // borrow = 1 iff s < Prime
+	mask := -borrow
+	return s&mask | d&^mask
+}
+
 // Add returns a + b mod Prime for a, b < Prime.
 func Add(a, b uint64) uint64 {
-	s := a + b // < 2^62, no overflow
-	if s >= Prime {
-		s -= Prime
-	}
-	return s
+	return reduce(a + b) // < 2^62, no overflow
 }
 
 // Sub returns a - b mod Prime for a, b < Prime.
 func Sub(a, b uint64) uint64 {
-	if a >= b {
-		return a - b
-	}
-	return a + Prime - b
+	d, borrow := bits.Sub64(a, b, 0)
+	return d + Prime&-borrow
 }
 
 // Mul returns a * b mod Prime for a, b < Prime.
 func Mul(a, b uint64) uint64 {
 	hi, lo := bits.Mul64(a, b) // a*b < 2^122: hi < 2^58
 	// a*b = hi*2^64 + lo = (hi<<3 | lo>>61)*2^61 + (lo & Prime), and 2^61 = 1.
-	s := (hi<<3 | lo>>61) + (lo & Prime)
-	if s >= Prime {
-		s -= Prime
-	}
-	return s
+	return reduce((hi<<3 | lo>>61) + (lo & Prime))
 }
 
 // Inv returns the multiplicative inverse of a != 0 mod Prime (a^(Prime-2)).

@@ -1,6 +1,9 @@
 package shamir
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"math/big"
 	"math/rand/v2"
 	"slices"
@@ -197,5 +200,33 @@ func BenchmarkSplit500(b *testing.B) {
 		if _, err := Split(secret, 334, xs, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The field operations must not branch on their operands (a branch on a
+// share or secret value leaks it through timing): their bodies hold no
+// if, switch or loop.
+func TestFieldOpsBranchFree(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "shamir.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"reduce": true, "Add": true, "Sub": true, "Mul": true}
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || !want[fn.Name.Name] {
+			continue
+		}
+		delete(want, fn.Name.Name)
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			switch n.(type) {
+			case *ast.IfStmt, *ast.SwitchStmt, *ast.ForStmt, *ast.RangeStmt:
+				t.Errorf("%s branches at %T", fn.Name.Name, n)
+			}
+			return true
+		})
+	}
+	if len(want) > 0 {
+		t.Errorf("functions not found: %v", want)
 	}
 }
