@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/ppml-go/ppml/pkg/fl"
@@ -90,38 +91,47 @@ func Labels(gradB []float64, batch int) ([]int, error) {
 		}
 		return labels, nil
 	}
-	type share struct {
-		class int
-		w     float64
-	}
-	var neg []share
-	total := 0.0
+	w := make([]float64, len(gradB))
+	found := false
 	for c, g := range gradB {
 		if g < 0 {
-			neg = append(neg, share{c, -g})
-			total += -g
+			w[c], found = -g, true
 		}
 	}
-	if len(neg) == 0 {
-		// No negative entry: fall back on the smallest.
+	if !found { // no negative entry: the smallest
 		best := 0
 		for c, g := range gradB {
 			if g < gradB[best] {
 				best = c
 			}
 		}
-		neg, total = []share{{best, 1}}, 1
+		w[best] = 1
 	}
-	counts := make([]int, len(neg))
-	rem := make([]float64, len(neg))
+	return apportion(w, batch), nil
+}
+
+// apportion splits batch slots among the classes in proportion to the
+// weights w (not all zero) by largest remainders, and returns the labels in
+// increasing order.
+func apportion(w []float64, batch int) []int {
+	total := 0.0
+	for _, x := range w {
+		total += x
+	}
+	if total == 0 {
+		w = slices.Repeat([]float64{1}, len(w))
+		total = float64(len(w))
+	}
+	counts := make([]int, len(w))
+	rem := make([]float64, len(w))
 	given := 0
-	for i, s := range neg {
-		exact := s.w / total * float64(batch)
-		counts[i] = int(exact)
-		rem[i] = exact - float64(counts[i])
-		given += counts[i]
+	for c, x := range w {
+		exact := x / total * float64(batch)
+		counts[c] = int(exact)
+		rem[c] = exact - float64(counts[c])
+		given += counts[c]
 	}
-	order := make([]int, len(neg))
+	order := make([]int, len(w))
 	for i := range order {
 		order[i] = i
 	}
@@ -131,11 +141,10 @@ func Labels(gradB []float64, batch int) ([]int, error) {
 		given++
 	}
 	var labels []int
-	for i, s := range neg {
-		for range counts[i] {
-			labels = append(labels, s.class)
+	for c, k := range counts {
+		for range k {
+			labels = append(labels, c)
 		}
 	}
-	sort.Ints(labels)
-	return labels, nil
+	return labels
 }

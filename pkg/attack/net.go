@@ -75,6 +75,7 @@ type Net struct {
 	vars     []*model.Variable // layer0 weights, layer0 biases, layer1 weights, layer1 biases
 	gradExec *model.Exec
 	dlgExecs map[int]*model.Exec // by batch size
+	probExec *model.Exec
 }
 
 // NewNet returns a network of the given kind with weights drawn from seed by
@@ -319,4 +320,36 @@ func (n *Net) Gradient(x []float64, labels []int) (Gradients, error) {
 		}
 	}
 	return g, nil
+}
+
+// MeanProbabilities returns the mean over the images of the MLP's softmax
+// probabilities, one per class.
+func (n *Net) MeanProbabilities(images [][]float64) ([]float64, error) {
+	if n.Kind != MLP {
+		return nil, fmt.Errorf("attack: class probabilities of a %s", n.Kind)
+	}
+	var flat []float64
+	for _, x := range images {
+		flat = append(flat, x...)
+	}
+	if len(images) == 0 || len(flat) != len(images)*n.Inputs {
+		return nil, fmt.Errorf("attack: %d images of %d pixels, want %d each", len(images), len(flat), n.Inputs)
+	}
+	if n.probExec == nil {
+		e, err := model.NewExec(backend(), n.store, func(scope *model.Scope, x *G.Node) *G.Node {
+			z := n.Logits(scope, x)
+			z = G.Sub(z, G.ReduceAndKeep(z, G.ReduceMax, -1))
+			p := G.Div(G.Exp(z), G.ReduceAndKeep(G.Exp(z), G.ReduceSum, -1))
+			return G.ReduceMean(p, 0)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("attack: %w", err)
+		}
+		n.probExec = e
+	}
+	out, err := n.probExec.Exec(tensorOf(n.DType, flat, len(images), n.Inputs))
+	if err != nil {
+		return nil, fmt.Errorf("attack: probabilities: %w", err)
+	}
+	return float64s(out[0])
 }
