@@ -105,24 +105,34 @@ func NewNet(kind Kind, inputs, hidden, classes int, dtype dtypes.DType, seed uin
 		store: model.NewStore(), dlgExecs: map[int]*model.Exec{}}
 	r := rand.New(rand.NewPCG(seed, 0x617474616b))
 	for l, d := range dims {
-		limit := math.Sqrt(6 / float64(d[0]+d[1]))
-		w := make([]float64, d[0]*d[1])
-		for i := range w {
-			w[i] = (2*r.Float64() - 1) * limit
+		vars, err := newDense(n.store.RootScope().In("layer%d", l), d[0], d[1], dtype, r)
+		if err != nil {
+			return nil, err
 		}
-		scope := n.store.RootScope().In("layer%d", l).In("dense")
-		for _, p := range []struct {
-			name string
-			t    *tensors.Tensor
-		}{{"weights", tensorOf(dtype, w, d[0], d[1])}, {"biases", tensorOf(dtype, make([]float64, d[1]), d[1])}} {
-			v, err := scope.CreateVariable(p.name, p.t)
-			if err != nil {
-				return nil, fmt.Errorf("attack: %w", err)
-			}
-			n.vars = append(n.vars, v)
-		}
+		n.vars = append(n.vars, vars...)
 	}
 	return n, nil
+}
+
+// newDense creates the variables of a Dense layer with a bias in scope
+// (those of [dense]): weights drawn by Glorot's uniform initialisation from
+// r, zero biases.
+func newDense(scope *model.Scope, in, out int, dtype dtypes.DType, r *rand.Rand) ([]*model.Variable, error) {
+	limit := math.Sqrt(6 / float64(in+out))
+	w := make([]float64, in*out)
+	for i := range w {
+		w[i] = (2*r.Float64() - 1) * limit
+	}
+	scope = scope.In("dense")
+	wv, err := scope.CreateVariable("weights", tensorOf(dtype, w, in, out))
+	if err != nil {
+		return nil, fmt.Errorf("attack: %w", err)
+	}
+	bv, err := scope.CreateVariable("biases", tensorOf(dtype, make([]float64, out), out))
+	if err != nil {
+		return nil, fmt.Errorf("attack: %w", err)
+	}
+	return []*model.Variable{wv, bv}, nil
 }
 
 // tensorOf returns the values v as a tensor of the given dtype and dimensions.
