@@ -30,3 +30,26 @@ func TestAttackGradientCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestAttackSplitLabelsCommand(t *testing.T) {
+	out, err := stdoutOf(t, func() error {
+		return runAttackSplitLabels([]string{"--train", "3000", "--epochs", "1", "--defence", "maxnorm"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "leak AUC: norm ") || !strings.Contains(last, "; test accuracy ") {
+		t.Errorf("ppml attack split-labels printed:\n%s", out)
+	}
+	for _, args := range [][]string{
+		{"--defence", "marvell"},
+		{"--positive", "12"},
+		{"--train", "0"},
+		{"--batch", "1", "--train", "100"},
+	} {
+		if err := runAttackSplitLabels(args); !errors.Is(err, errUsage) {
+			t.Errorf("ppml attack split-labels %q: %v, want a usage error", args, err)
+		}
+	}
+}
