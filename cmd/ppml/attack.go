@@ -18,27 +18,19 @@ func init() {
 	register(command{name: "attack gradient", summary: "recover training images from a federated gradient (analytic inversion, DLG), also through SecAgg sums and DP noise", run: runAttackGradient})
 }
 
-// parseList parses a comma-separated list of numbers of one flag.
+// parseList parses a comma-separated list of numbers of one flag; for an
+// int list each must be an integer.
 func parseList[T int | float64](flagName, s string) ([]T, error) {
 	var out []T
 	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		var v T
-		switch any(v).(type) {
-		case int:
-			n, err := strconv.Atoi(f)
-			if err != nil {
-				return nil, fmt.Errorf("%w: --%s %q: %v", errUsage, flagName, s, err)
-			}
-			v = T(n)
-		case float64:
-			x, err := strconv.ParseFloat(f, 64)
-			if err != nil {
-				return nil, fmt.Errorf("%w: --%s %q: %v", errUsage, flagName, s, err)
-			}
-			v = T(x)
+		x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err == nil && float64(T(x)) != x {
+			err = fmt.Errorf("%v is not an integer", x)
 		}
-		out = append(out, v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --%s %q: %v", errUsage, flagName, s, err)
+		}
+		out = append(out, T(x))
 	}
 	return out, nil
 }
@@ -150,8 +142,8 @@ func runAttackGradient(args []string) error {
 				if m == attack.Analytic || m == attack.Auto && b == 1 {
 					how = "analytic"
 				}
-				fmt.Printf("%s batch %d, %d client(s), dp noise %g: median PSNR %.1f dB, median MSE %.4g, labels %d of %d (%s; mean-image baseline %.1f dB; %.1f s)\n",
-					kind, b, k, z, rep.MedianPSNR(), rep.MedianMSE(), rep.LabelsRight, rep.Labels, how, rep.BaselinePSNR, time.Since(start).Seconds())
+				fmt.Printf("%s batch %d, %d client(s), dp noise %g: median PSNR %.1f dB, median MSE %.4g, max abs pixel error %.2g, labels %d of %d (%s; mean-image baseline %.1f dB; %.1f s)\n",
+					kind, b, k, z, rep.MedianPSNR(), rep.MedianMSE(), rep.MaxAbsError, rep.LabelsRight, rep.Labels, how, rep.BaselinePSNR, time.Since(start).Seconds())
 				all.PSNR, all.MSE = append(all.PSNR, rep.PSNR...), append(all.MSE, rep.MSE...)
 				all.LabelsRight, all.Labels = all.LabelsRight+rep.LabelsRight, all.Labels+rep.Labels
 			}

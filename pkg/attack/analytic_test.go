@@ -3,6 +3,7 @@ package attack
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
@@ -143,20 +144,8 @@ func TestLabels(t *testing.T) {
 		{[]float64{0.3}, 1, []int{0}},
 	} {
 		got, err := Labels(tc.g, tc.batch)
-		if err != nil || !equalInts(got, tc.want) {
+		if err != nil || !slices.Equal(got, tc.want) {
 			t.Errorf("Labels(%v, %d) = %v, %v; want %v", tc.g, tc.batch, got, err, tc.want)
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	G "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -82,7 +83,7 @@ func DLG(n *Net, observed Gradients, batch int, opt DLGOptions) (DLGResult, erro
 		return best, err
 	}
 	recount := countLabels(lastB, p, batch)
-	if equalLabels(recount, labels) {
+	if slices.Equal(recount, labels) {
 		return best, nil
 	}
 	again, err := n.dlgRuns(observed, recount, opt)
@@ -93,18 +94,6 @@ func DLG(n *Net, observed Gradients, batch int, opt DLGOptions) (DLGResult, erro
 		return again, nil
 	}
 	return best, nil
-}
-
-func equalLabels(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // countLabels counts the labels of a batch from the last bias gradient g and
@@ -152,14 +141,7 @@ func (n *Net) dlgRun(observed Gradients, labels []int, iterations int, lr0 float
 	x := tensorOf(n.DType, x0, batch, n.Inputs)
 	m := tensorOf(n.DType, make([]float64, len(x0)), batch, n.Inputs)
 	v := tensorOf(n.DType, make([]float64, len(x0)), batch, n.Inputs)
-	args := []any{nil, tensors.FromValue(int32s(labels)), nil, nil, nil, nil}
-	for i, s := range n.ParamShapes() {
-		if i%2 == 1 { // a bias
-			args = append(args, tensorOf(n.DType, observed[i], s[1]))
-		} else {
-			args = append(args, tensorOf(n.DType, observed[i], s[0], s[1]))
-		}
-	}
+	args := append([]any{nil, tensors.FromValue(int32s(labels)), nil, nil, nil, nil}, n.observedArgs(observed)...)
 	loss := math.Inf(1)
 	for step := 1; step <= iterations; step++ {
 		lr := lr0 // divided by 10 after half the steps and again after three quarters, as Geiping et al.
@@ -192,6 +174,36 @@ func (n *Net) dlgRun(observed Gradients, labels []int, iterations int, lr0 float
 	return images, loss, nil
 }
 
+// matchLoss is DLG's gradient-matching loss Σ‖∇θ L(x, labels) - observed‖²
+// over the parameters.
+func (n *Net) matchLoss(scope *model.Scope, x, labels *G.Node, observed []*G.Node) *G.Node {
+	grads := G.Gradient(n.Loss(scope, x, labels), n.params(x.Graph())...)
+	var match *G.Node
+	for i, g := range grads {
+		d := G.ReduceAllSum(G.Square(G.Sub(g, observed[i])))
+		if match == nil {
+			match = d
+		} else {
+			match = G.Add(match, d)
+		}
+	}
+	return match
+}
+
+// observedArgs returns the observed gradient as the tensors of the
+// parameters' shapes, the last inputs of the DLG graph.
+func (n *Net) observedArgs(observed Gradients) []any {
+	var args []any
+	for i, s := range n.ParamShapes() {
+		if i%2 == 1 { // a bias
+			args = append(args, tensorOf(n.DType, observed[i], s[1]))
+		} else {
+			args = append(args, tensorOf(n.DType, observed[i], s[0], s[1]))
+		}
+	}
+	return args
+}
+
 // dlgExec returns (building on first use) the executable of one Adam step of
 // DLG at the given batch size: inputs x', labels, m, v, step, lr and the
 // observed gradient; outputs x', m, v and the matching loss before the step.
@@ -202,16 +214,7 @@ func (n *Net) dlgExec(batch int) (*model.Exec, error) {
 	const beta1, beta2, eps = 0.9, 0.999, 1e-8
 	e, err := model.NewExec(backend(), n.store, func(scope *model.Scope, in []*G.Node) []*G.Node {
 		x, labels, m, v, step, lr, observed := in[0], in[1], in[2], in[3], in[4], in[5], in[6:]
-		grads := G.Gradient(n.Loss(scope, x, labels), n.params(x.Graph())...)
-		var match *G.Node
-		for i, g := range grads {
-			d := G.ReduceAllSum(G.Square(G.Sub(g, observed[i])))
-			if match == nil {
-				match = d
-			} else {
-				match = G.Add(match, d)
-			}
-		}
+		match := n.matchLoss(scope, x, labels, observed)
 		gx := G.Gradient(match, x)[0]
 		m = G.Add(G.MulScalar(m, beta1), G.MulScalar(gx, 1-beta1))
 		v = G.Add(G.MulScalar(v, beta2), G.MulScalar(G.Square(gx), 1-beta2))

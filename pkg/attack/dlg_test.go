@@ -23,26 +23,10 @@ func TestSecondOrderGradient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []any{nil, int32s(labels)}
-	for i, s := range net.ParamShapes() {
-		if i%2 == 1 {
-			args = append(args, tensorOf(dtypes.Float64, observed[i], s[1]))
-		} else {
-			args = append(args, tensorOf(dtypes.Float64, observed[i], s[0], s[1]))
-		}
-	}
+	args := append([]any{nil, int32s(labels)}, net.observedArgs(observed)...)
 	e, err := model.NewExec(backend(), net.store, func(scope *model.Scope, in []*G.Node) []*G.Node {
-		x, y, obs := in[0], in[1], in[2:]
-		grads := G.Gradient(net.Loss(scope, x, y), net.params(x.Graph())...)
-		var d *G.Node
-		for i, g := range grads {
-			s := G.ReduceAllSum(G.Square(G.Sub(g, obs[i])))
-			if d == nil {
-				d = s
-			} else {
-				d = G.Add(d, s)
-			}
-		}
+		x := in[0]
+		d := net.matchLoss(scope, x, in[1], in[2:])
 		return []*G.Node{d, G.Gradient(d, x)[0]}
 	})
 	if err != nil {
