@@ -80,7 +80,7 @@ func AttackGradients(net *Net, targets [][]float64, targetLabels []int, others [
 		return rep, fmt.Errorf("attack: %d images for the other clients, want at least %d", len(others), s.Batch)
 	case s.DPNoise < 0 || s.DPClip < 0 || math.IsNaN(s.DPNoise+s.DPClip):
 		return rep, fmt.Errorf("attack: DP noise %v and clip %v, want >= 0", s.DPNoise, s.DPClip)
-	case s.Method == Analytic && s.Batch != 1:
+	case s.Method == Analytic && s.Batch != 1 && !s.DLG.AnalyticInit:
 		return rep, errors.New("attack: the analytic inversion recovers one image: use batch 1")
 	}
 	r := rand.New(rand.NewPCG(s.Seed, 0x677261))
@@ -188,9 +188,11 @@ func serverView(updates []Gradients, s Setting, r *rand.Rand) (Gradients, error)
 	return sum, nil
 }
 
-// invert recovers s.Batch images and their labels from the observed update.
+// invert recovers s.Batch images and their labels from the observed update;
+// with s.DLG.AnalyticInit, all s.Clients·s.Batch images of the sum (the
+// server knows how many clients it sums, and their batch size).
 func invert(net *Net, observed Gradients, s Setting) ([][]float64, []int, error) {
-	if s.Method == Analytic || s.Method == Auto && s.Batch == 1 {
+	if !s.DLG.AnalyticInit && (s.Method == Analytic || s.Method == Auto && s.Batch == 1) {
 		x, _, err := InvertDense(observed[0], observed[1])
 		if err != nil {
 			return nil, nil, err
@@ -198,7 +200,11 @@ func invert(net *Net, observed Gradients, s Setting) ([][]float64, []int, error)
 		labels, err := Labels(observed[len(observed)-1], 1)
 		return [][]float64{x}, labels, err
 	}
-	res, err := DLG(net, observed, s.Batch, s.DLG)
+	batch := s.Batch
+	if s.DLG.AnalyticInit {
+		batch *= s.Clients
+	}
+	res, err := DLG(net, observed, batch, s.DLG)
 	return res.Images, res.Labels, err
 }
 
