@@ -47,7 +47,7 @@ func runAttackGradient(args []string) error {
 	iters := fs.Int("iterations", 1500, "DLG: Adam steps per run")
 	restarts := fs.Int("restarts", 3, "DLG: runs from different dummy images, the best match kept")
 	lr := fs.Float64("lr", 0.1, "DLG: Adam's first learning rate")
-	analyticInit := fs.Bool("analytic-init", false, "peel first: recover exactly the examples a first-layer unit sees alone, subtract their gradients, repeat, and leave DLG the rest; attacks all clients*batch images of the sum")
+	peel := fs.Bool("peel", false, "peel first: recover exactly the examples a first-layer unit sees alone, subtract their gradients, repeat, and leave DLG the rest; attacks all clients*batch images of the sum")
 	hidden := fs.Int("hidden", 64, "hidden units of the MLP (the course's federated model has 64)")
 	dtypeName := fs.String("dtype", "float32", "float32 or float64")
 	seed := fs.Uint64("seed", 1, "seed of the model, the images, the other clients and the noise")
@@ -133,7 +133,7 @@ func runAttackGradient(args []string) error {
 		for _, k := range ks {
 			for _, z := range zs {
 				s := attack.Setting{Batch: b, Clients: k, DPNoise: z, DPClip: *clip, Method: m, Batches: *images / b, Seed: *seed,
-					DLG: attack.DLGOptions{Iterations: *iters, Restarts: *restarts, LR: *lr, Seed: *seed, AnalyticInit: *analyticInit}}
+					DLG: attack.DLGOptions{Iterations: *iters, Restarts: *restarts, LR: *lr, Seed: *seed, Peel: *peel}}
 				start := time.Now()
 				rep, err := attack.AttackGradients(net, x[:*images], y[:*images], x[*images:*images+others], y[*images:*images+others], s)
 				if err != nil {
@@ -141,7 +141,7 @@ func runAttackGradient(args []string) error {
 				}
 				how := "dlg"
 				switch {
-				case *analyticInit:
+				case *peel:
 					how = fmt.Sprintf("peeling then dlg, all %d images of the sum", b*k)
 				case m == attack.Analytic || m == attack.Auto && b == 1:
 					how = "analytic"

@@ -17,12 +17,12 @@ type DLGOptions struct {
 	LR         float64 // Adam's first learning rate on the pixels (divided by 10 at 1/2 and 3/4 of the steps); 0 means 0.1
 	Restarts   int     // runs from different dummy images, the one of smallest matching loss kept; 0 means 1
 	Seed       uint64  // seed of the dummy images
-	// AnalyticInit first recovers exactly, with their labels, the examples
+	// Peel first recovers exactly, with their labels, the examples
 	// of the batch that some first-layer unit of an MLP sees alone (the
 	// analytic inversion of that unit, Geiping et al. 2020), takes their
 	// gradients out of the observed one, repeats, and leaves DLG only the
 	// examples that remain. Plain DLG when false.
-	AnalyticInit bool
+	Peel bool
 }
 
 // DLGResult is what [DLG] recovered.
@@ -75,7 +75,7 @@ func DLG(n *Net, observed Gradients, batch int, opt DLGOptions) (DLGResult, erro
 	if opt.Iterations < 0 || opt.Restarts < 0 || opt.LR < 0 {
 		return DLGResult{}, fmt.Errorf("attack: DLG options %+v, want no negative value", opt)
 	}
-	if opt.AnalyticInit && n.Kind == MLP {
+	if opt.Peel && n.Kind == MLP {
 		return n.peel(observed, batch, opt)
 	}
 	return n.dlg(observed, batch, opt)

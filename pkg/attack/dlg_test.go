@@ -129,8 +129,8 @@ func TestPeel(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []Setting{
-		{Batch: 8, Clients: 1, Batches: 2, DLG: DLGOptions{AnalyticInit: true, Iterations: 300}},
-		{Batch: 1, Clients: 10, Batches: 2, DLG: DLGOptions{AnalyticInit: true, Iterations: 300}},
+		{Batch: 8, Clients: 1, Batches: 2, DLG: DLGOptions{Peel: true, Iterations: 300}},
+		{Batch: 1, Clients: 10, Batches: 2, DLG: DLGOptions{Peel: true, Iterations: 300}},
 	} {
 		rep, err := AttackGradients(net, x[:16], y[:16], x[100:], y[100:], s)
 		if err != nil {

@@ -22,9 +22,9 @@ const (
 	DLGMethod
 )
 
-// Setting is what the server sees in one experiment of [AttackGradients]:
-// the model, the batch of each client, how many clients' updates a secure
-// aggregation sums, and the DP noise on the sum.
+// Setting is what the server sees in one experiment of [AttackGradients]
+// (the batch of each client, how many clients' updates a secure aggregation
+// sums, the DP noise on the sum) and how it attacks.
 type Setting struct {
 	Batch   int     // examples in each client's gradient
 	Clients int     // clients summed by secure aggregation; 1 means the server sees one client's gradient
@@ -54,7 +54,7 @@ type Report struct {
 	BaselinePSNR float64
 }
 
-// MedianPSNR and MedianMSE summarise a report.
+// MedianPSNR is the median of the reconstructions' PSNR.
 func (r Report) MedianPSNR() float64 { return Median(r.PSNR) }
 
 // MedianMSE is the median of the reconstructions' MSE.
@@ -65,8 +65,10 @@ func (r Report) MedianMSE() float64 { return Median(r.MSE) }
 // sees the gradient of that batch summed with s.Clients - 1 other clients'
 // gradients on batches drawn from others (what secure aggregation reveals),
 // clipped and noised as DP-FedAvg when s.DPNoise > 0, divided by the number
-// of clients; it then recovers s.Batch images and their labels and compares
-// each with the closest original of all the clients summed.
+// of clients; it then recovers s.Batch images and their labels (all
+// s.Clients·s.Batch of the sum with s.DLG.Peel) and compares each
+// with the closest original of all the clients summed, each original used
+// once.
 func AttackGradients(net *Net, targets [][]float64, targetLabels []int, others [][]float64, otherLabels []int, s Setting) (Report, error) {
 	rep := Report{Setting: s}
 	switch {
@@ -80,7 +82,7 @@ func AttackGradients(net *Net, targets [][]float64, targetLabels []int, others [
 		return rep, fmt.Errorf("attack: %d images for the other clients, want at least %d", len(others), s.Batch)
 	case s.DPNoise < 0 || s.DPClip < 0 || math.IsNaN(s.DPNoise+s.DPClip):
 		return rep, fmt.Errorf("attack: DP noise %v and clip %v, want >= 0", s.DPNoise, s.DPClip)
-	case s.Method == Analytic && s.Batch != 1 && !s.DLG.AnalyticInit:
+	case s.Method == Analytic && s.Batch != 1 && !s.DLG.Peel:
 		return rep, errors.New("attack: the analytic inversion recovers one image: use batch 1")
 	}
 	r := rand.New(rand.NewPCG(s.Seed, 0x677261))
@@ -189,10 +191,10 @@ func serverView(updates []Gradients, s Setting, r *rand.Rand) (Gradients, error)
 }
 
 // invert recovers s.Batch images and their labels from the observed update;
-// with s.DLG.AnalyticInit, all s.Clients·s.Batch images of the sum (the
+// with s.DLG.Peel, all s.Clients·s.Batch images of the sum (the
 // server knows how many clients it sums, and their batch size).
 func invert(net *Net, observed Gradients, s Setting) ([][]float64, []int, error) {
-	if !s.DLG.AnalyticInit && (s.Method == Analytic || s.Method == Auto && s.Batch == 1) {
+	if !s.DLG.Peel && (s.Method == Analytic || s.Method == Auto && s.Batch == 1) {
 		x, _, err := InvertDense(observed[0], observed[1])
 		if err != nil {
 			return nil, nil, err
@@ -201,7 +203,7 @@ func invert(net *Net, observed Gradients, s Setting) ([][]float64, []int, error)
 		return [][]float64{x}, labels, err
 	}
 	batch := s.Batch
-	if s.DLG.AnalyticInit {
+	if s.DLG.Peel {
 		batch *= s.Clients
 	}
 	res, err := DLG(net, observed, batch, s.DLG)
