@@ -119,6 +119,7 @@ func runAttackGradient(args []string) error {
 	if train.Len() < *images+others {
 		return fmt.Errorf("%w: --images %d: only %d images besides the other clients' %d", errUsage, *images, train.Len()-others, others)
 	}
+	train = train.Slice(0, *images+others) // only what is attacked: 784 float64 per image
 	x := train.Float64()
 	y := make([]int, train.Len())
 	for i, l := range train.Labels {
