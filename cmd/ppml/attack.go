@@ -147,8 +147,8 @@ func runAttackGradient(args []string) error {
 				case m == attack.Analytic || m == attack.Auto && b == 1:
 					how = "analytic"
 				}
-				fmt.Printf("%s batch %d, %d client(s), dp noise %g: median PSNR %.1f dB, median MSE %.4g, max abs pixel error %.2g, labels %d of %d (%s; mean-image baseline %.1f dB; %.1f s)\n",
-					kind, b, k, z, rep.MedianPSNR(), rep.MedianMSE(), rep.MaxAbsError, rep.LabelsRight, rep.Labels, how, rep.BaselinePSNR, time.Since(start).Seconds())
+				fmt.Printf("%s batch %d, %d client(s), dp noise %g: median PSNR %.1f dB, median MSE %.4g, max abs pixel error %.2g, exact %d of %d, labels %d of %d (%s; mean-image baseline %.1f dB; %.1f s)\n",
+					kind, b, k, z, rep.MedianPSNR(), rep.MedianMSE(), rep.MaxAbsError, rep.Exact, len(rep.MSE), rep.LabelsRight, rep.Labels, how, rep.BaselinePSNR, time.Since(start).Seconds())
 				all.PSNR, all.MSE = append(all.PSNR, rep.PSNR...), append(all.MSE, rep.MSE...)
 				all.LabelsRight, all.Labels = all.LabelsRight+rep.LabelsRight, all.Labels+rep.Labels
 			}

@@ -45,6 +45,7 @@ type Report struct {
 	Setting
 	PSNR, MSE   []float64 // of each recovered image against its closest original among all summed clients' images
 	MaxAbsError float64   // largest absolute pixel error of any recovered image against its match
+	Exact       int       // recovered images equal to their match to rounding (MSE below 1e-8)
 	LabelsRight int       // recovered labels equal to their matched original's
 	Labels      int       // labels recovered
 	// BaselinePSNR is the median PSNR of the mean image of the other
@@ -142,6 +143,9 @@ func AttackGradients(net *Net, targets [][]float64, targetLabels []int, others [
 		for i, m := range mse {
 			for j, v := range recovered[i] {
 				rep.MaxAbsError = max(rep.MaxAbsError, math.Abs(min(max(v, 0), 1)-images[idx[i]][j]))
+			}
+			if m < 1e-8 {
+				rep.Exact++
 			}
 			rep.MSE = append(rep.MSE, m)
 			rep.PSNR = append(rep.PSNR, PSNR(m))
