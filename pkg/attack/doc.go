@@ -20,6 +20,12 @@
 //     dummy images optimised by Adam so that their gradient matches the
 //     observed one, the gradient of the matching loss taken by GoMLX's
 //     second-order reverse-mode autodiff.
+//   - Peeling ([DLGOptions].Peel): the examples of a batch that some hidden
+//     unit of the first layer sees alone are recovered exactly by the
+//     analytic inversion of that unit, with the label that makes its bias
+//     gradient come out; their gradients are subtracted and the rest goes to
+//     DLG. It recovers batches of 8, and secure-aggregation sums of 10
+//     one-image clients, exactly (bench/RESULTS.md).
 //   - [AttackGradients]: the attacks against what a server sees in a
 //     [Setting]: one client's gradient, the secure-aggregation sum of several
 //     clients' gradients, or a DP-FedAvg noised sum (package dp), scored by
