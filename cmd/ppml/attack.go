@@ -35,6 +35,9 @@ func parseList[T int | float64](flagName, s string) ([]T, error) {
 	return out, nil
 }
 
+// runAttackGradient attacks the gradients of --images MNIST images in every
+// setting of the lists --batch, --secagg-clients and --dp-noise, printing a
+// line per setting, and a last line over every image of every setting.
 func runAttackGradient(args []string) error {
 	fs := flag.NewFlagSet("attack gradient", flag.ContinueOnError)
 	modelName := fs.String("model", "mlp", "model whose gradient is attacked: perceptron (zeros and ones) or mlp (784-hidden-10, all digits)")
@@ -162,6 +165,9 @@ func init() {
 	register(command{name: "attack split-labels", summary: "label leakage at the split-learning cut: norm and cosine attacks, with an optional defence", run: runAttackSplitLabels})
 }
 
+// runAttackSplitLabels trains the split network with the cut gradient,
+// attacks the cut gradients every epoch, and prints the last epoch's leak
+// AUCs with the test accuracy.
 func runAttackSplitLabels(args []string) error {
 	fs := flag.NewFlagSet("attack split-labels", flag.ContinueOnError)
 	defenceName := fs.String("defence", "none", "what the label party does to the cut gradients: none, noise (isotropic Gaussian) or maxnorm (Li et al.'s max-norm heuristic)")
