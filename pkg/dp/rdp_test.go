@@ -139,3 +139,38 @@ func TestEpsilonErrors(t *testing.T) {
 		t.Errorf("tiny RDP: epsilon %v, %v; want 0", eps, err)
 	}
 }
+
+// TestRDPByIntegration checks the series and the binomial expansion against
+// A_α = ∫ N(z; 0, σ²) ((1-q) + q·exp((2z-1)/(2σ²)))^α dz computed by
+// Simpson's rule, the definition of Mironov, Talwar and Zhang (2019) (as
+// dp_accounting's tests check theirs by numerical integration).
+func TestRDPByIntegration(t *testing.T) {
+	for _, tc := range []struct{ q, z, alpha float64 }{
+		{0.01, 1, 1.25}, {0.01, 1, 1.5}, {0.01, 1, 2.5}, {0.1, 2, 1.75},
+		{0.1, 2, 4.5}, {0.05, 0.8, 3.5}, {0.3, 1.5, 2.25}, {0.1, 2, 5}, {0.02, 1.1, 13},
+	} {
+		const lo, hi, n = -60.0, 60.0, 200000 // n even
+		h := (hi - lo) / n
+		f := func(x float64) float64 {
+			logMu0 := -x*x/(2*tc.z*tc.z) - math.Log(tc.z*math.Sqrt(2*math.Pi))
+			ratio := (1 - tc.q) + tc.q*math.Exp((2*x-1)/(2*tc.z*tc.z))
+			return math.Exp(logMu0 + tc.alpha*math.Log(ratio))
+		}
+		sum := f(lo) + f(hi)
+		for i := 1; i < n; i++ {
+			w := 2.0
+			if i%2 == 1 {
+				w = 4
+			}
+			sum += w * f(lo+float64(i)*h)
+		}
+		want := math.Log(sum*h/3) / (tc.alpha - 1)
+		got, err := SampledGaussianRDP(tc.q, tc.z, tc.alpha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got-want) > 1e-8*math.Abs(want) {
+			t.Errorf("q %v z %v order %v: RDP %.12g, integration %.12g", tc.q, tc.z, tc.alpha, got, want)
+		}
+	}
+}
