@@ -97,6 +97,9 @@ func runAttackGradient(args []string) error {
 		if b <= 0 || *images <= 0 || *images%b != 0 {
 			return fmt.Errorf("%w: --images %d is not a positive multiple of --batch %d", errUsage, *images, b)
 		}
+		if m == attack.Analytic && b != 1 && !*peel {
+			return fmt.Errorf("%w: --method analytic recovers one image: use --batch 1 (or --peel)", errUsage)
+		}
 	}
 	for _, k := range ks {
 		if k <= 0 {

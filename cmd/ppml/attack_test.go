@@ -23,6 +23,7 @@ func TestAttackGradientCommand(t *testing.T) {
 		{"--secagg-clients", "0"},
 		{"--dp-noise", "x"},
 		{"--method", "magic"},
+		{"--method", "analytic", "--batch", "4"},
 		{"--dtype", "int8"},
 	} {
 		if err := runAttackGradient(args); !errors.Is(err, errUsage) {
