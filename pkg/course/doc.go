@@ -9,6 +9,9 @@
 //   - [Keep] keeps the result of an expensive computation for the rest of
 //     the kernel session, since GoNB runs every cell as a new program and
 //     only declarations, not values, survive from one cell to the next;
+//   - [Yours] hands a student's function to the demonstrations, with the
+//     reference in its place (and a line saying so) while the exercise is
+//     not done;
 //   - [Test] runs an exercise's checks and makes the cell fail with a
 //     message that says what is wrong, or that the exercise is not written
 //     yet.
