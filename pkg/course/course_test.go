@@ -14,6 +14,7 @@ func capture(t *testing.T) *bytes.Buffer {
 	var buf bytes.Buffer
 	old := Output
 	Output = &buf
+	said = map[string]bool{}
 	t.Cleanup(func() { Output = old })
 	return &buf
 }
@@ -148,7 +149,8 @@ func TestPlainOutput(t *testing.T) {
 	p.Done()
 	SVG("<svg></svg>")
 	HTML("<b>x</b>")
-	want := "epoch 1\nepoch 2\n[SVG picture, 11 bytes]\n[HTML, 8 bytes]\n"
+	Printf("accuracy %.2f", 0.5)
+	want := "epoch 1\nepoch 2\n[SVG picture, 11 bytes]\n[HTML, 8 bytes]\naccuracy 0.50\n"
 	if out.String() != want || p.Last() != "epoch 2" {
 		t.Errorf("wrote %q (last %q), want %q", out.String(), p.Last(), want)
 	}

@@ -12,7 +12,7 @@ import (
 // model and a wrong one shows up as a bad curve. While the exercise is not
 // done (f, or a function f calls, is still the release's stub and panics
 // with NotImplemented) each call runs reference instead, and the first such
-// call writes one line saying so:
+// call writes one line saying so (once per program, that is per cell):
 //
 //	Exercise 5 is not done yet: this run uses the reference Gradient
 //	Exercise 4's TrainLocal calls BatchGradient, which is not done yet: this run uses the reference TrainLocal
@@ -33,15 +33,21 @@ func Yours[F any](exercise string, f, reference F) F {
 				return results
 			}
 			stubbed = true
-			if culprit == name {
-				fmt.Fprintf(out(), "%s is not done yet: this run uses the reference %s\n", exercise, name)
-			} else {
-				fmt.Fprintf(out(), "%s's %s calls %s, which is not done yet: this run uses the reference %s\n", exercise, name, culprit, name)
+			note := fmt.Sprintf("%s is not done yet: this run uses the reference %s", exercise, name)
+			if culprit != name {
+				note = fmt.Sprintf("%s's %s calls %s, which is not done yet: this run uses the reference %s", exercise, name, culprit, name)
+			}
+			if !said[note] { // a cell is one program: each note once per cell
+				said[note] = true
+				Printf("%s", note)
 			}
 		}
 		return rv.Call(args)
 	}).Interface().(F)
 }
+
+// said holds the notes Yours has written in this program.
+var said = map[string]bool{}
 
 // callUnlessStub calls f(args...). If f panics with the stub's message, it
 // returns the name of the function that panicked (f or one it calls);
