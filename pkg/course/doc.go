@@ -4,6 +4,7 @@
 //
 //   - [SVG] and [HTML] show a picture or an HTML fragment in the cell's
 //     output when the program runs in GoNB, and a one-line note otherwise;
+//     [Printf] writes a line of text in order with them;
 //   - [Progress] is a status line that a long computation rewrites in place
 //     (a GoNB display that is updated, or plain lines on a terminal);
 //   - [Keep] keeps the result of an expensive computation for the rest of
