@@ -3,7 +3,10 @@ package notebooks
 import (
 	"bytes"
 	"context"
+	"html"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -166,7 +169,8 @@ func run(t *testing.T, nb *nbformat.Notebook, allowErrors bool) *runner.Report {
 	return rep
 }
 
-// outputs returns the text and the MIME types of the cell's outputs.
+// outputs returns the text and the MIME types of the cell's outputs. The
+// text includes that of HTML outputs (course.Printf's lines), without tags.
 func outputs(c *nbformat.Cell) (text string, mimes map[string]bool) {
 	var b strings.Builder
 	mimes = map[string]bool{}
@@ -175,13 +179,35 @@ func outputs(c *nbformat.Cell) (text string, mimes map[string]bool) {
 		for m := range o.Data {
 			mimes[m] = true
 		}
+		if s, ok := o.Data.Text("text/html"); ok && strings.HasPrefix(s, "<pre") {
+			b.WriteString(html.UnescapeString(tags.ReplaceAllString(s, "")) + "\n")
+		}
 	}
 	return b.String(), mimes
 }
 
+var tags = regexp.MustCompile(`<[^>]*>`)
+
 // pictureCells are cells that must show a picture (an SVG, alone or in an
 // HTML row), in both notebooks.
-var pictureCells = []string{"data-show", "train-one", "fedsgd-run", "leak", "masked-run", "dropout", "secagg", "fedavg", "split-train"}
+var pictureCells = []string{"data-show", "train-one", "fedsgd-run", "hard", "leak", "masked-run", "collude", "dropout", "secagg",
+	"fedavg-compare", "fedavg", "split-step", "split-train"}
+
+// demoCells are the demonstrations that run the student's functions: in the
+// release each says that it used the reference, in the solution none does.
+var demoCells = []string{"train-one", "fedsgd-run", "hard", "leak", "masked-run", "collude", "dropout", "secagg", "fedavg-compare", "split-step"}
+
+// usedReference is what a demonstration says when it runs the reference in
+// place of an exercise that is not done (course.Yours).
+const usedReference = "this run uses the reference"
+
+func byID(nb *nbformat.Notebook) map[string]*nbformat.Cell {
+	m := map[string]*nbformat.Cell{}
+	for _, c := range nb.Cells {
+		m[c.ID] = c
+	}
+	return m
+}
 
 func checkPictures(t *testing.T, nb *nbformat.Notebook) {
 	t.Helper()
@@ -217,6 +243,12 @@ func TestSourceRuns(t *testing.T) {
 		}
 	}
 	checkPictures(t, nb)
+	cells := byID(nb)
+	for _, id := range demoCells {
+		if text, _ := outputs(cells[id]); strings.Contains(text, usedReference) {
+			t.Errorf("demo %s of the solution notebook used a reference: %q", id, text)
+		}
+	}
 }
 
 // TestReleaseRuns runs the students' notebook top to bottom: the exercises'
@@ -252,4 +284,61 @@ func TestReleaseRuns(t *testing.T) {
 		}
 	}
 	checkPictures(t, nb)
+	cells := byID(nb)
+	for _, id := range demoCells {
+		if text, _ := outputs(cells[id]); !strings.Contains(text, usedReference) {
+			t.Errorf("demo %s of the release does not say which parts used the reference: %q", id, text)
+		}
+	}
+}
+
+// TestWrongAnswerShowsNoLearning runs the solution notebook, up to the
+// masked demonstration, with a wrong but compiling Step that returns the
+// model unchanged: the exercise's test fails, and the demonstrations, which
+// run the student's functions, show no learning (accuracy at chance, 0.5).
+func TestWrongAnswerShowsNoLearning(t *testing.T) {
+	nb := read(t, sourcePath)
+	cells := byID(nb)
+	right := "return fl.Perceptron{W: w, B: m.B - lr*g.B}"
+	if !strings.Contains(cells["ex3"].Source, right) {
+		t.Fatalf("cell ex3 has no %q: adapt the test to the notebook", right)
+	}
+	cells["ex3"].Source = strings.Replace(cells["ex3"].Source, right, "_ = w\n\treturn m // wrong: the model never moves", 1)
+	for i, c := range nb.Cells {
+		if c.ID == "masked-run" {
+			nb.Cells = nb.Cells[:i+1]
+			break
+		}
+	}
+	run(t, nb, true)
+	if errs := errorsOf(cells["ex3-test"]); !strings.Contains(strings.Join(errs, " "), "checks failed") {
+		t.Errorf("ex3-test with a Step that does nothing: errors %q, want failed checks", errs)
+	}
+	for id, pattern := range map[string]string{
+		"train-one":  `party 0 alone, 32 examples: test accuracy ([0-9.]+)`,
+		"fedsgd-run": `federated SGD, 10 parties, 10 rounds: test loss [0-9.]+, accuracy ([0-9.]+)`,
+		"hard":       `federated SGD, 10 parties, 30 rounds: test accuracy ([0-9.]+)`,
+		"masked-run": `masked federated SGD, 10 rounds: test accuracy ([0-9.]+)`,
+	} {
+		text, _ := outputs(cells[id])
+		m := regexp.MustCompile(pattern).FindStringSubmatch(text)
+		if m == nil {
+			t.Errorf("%s: no %q in %q", id, pattern, text)
+			continue
+		}
+		if acc, _ := strconv.ParseFloat(m[1], 64); acc > 0.6 {
+			t.Errorf("%s with a Step that does nothing: test accuracy %v, want chance (0.5): the demo does not run the student's Step", id, acc)
+		}
+	}
+}
+
+// errorsOf returns the error values of the cell's outputs.
+func errorsOf(c *nbformat.Cell) []string {
+	var out []string
+	for _, o := range c.Outputs {
+		if o.OutputType == "error" {
+			out = append(out, o.EValue)
+		}
+	}
+	return out
 }

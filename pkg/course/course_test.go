@@ -14,6 +14,7 @@ func capture(t *testing.T) *bytes.Buffer {
 	var buf bytes.Buffer
 	old := Output
 	Output = &buf
+	said = map[string]bool{}
 	t.Cleanup(func() { Output = old })
 	return &buf
 }
@@ -148,8 +149,52 @@ func TestPlainOutput(t *testing.T) {
 	p.Done()
 	SVG("<svg></svg>")
 	HTML("<b>x</b>")
-	want := "epoch 1\nepoch 2\n[SVG picture, 11 bytes]\n[HTML, 8 bytes]\n"
+	Printf("accuracy %.2f", 0.5)
+	want := "epoch 1\nepoch 2\n[SVG picture, 11 bytes]\n[HTML, 8 bytes]\naccuracy 0.50\n"
 	if out.String() != want || p.Last() != "epoch 2" {
 		t.Errorf("wrote %q (last %q), want %q", out.String(), p.Last(), want)
+	}
+}
+
+func stubbedForward(x float64) float64 { panic(NotImplemented) }
+
+func doneForward(x float64) float64 { return 2 * x }
+
+// callsStub is a finished exercise that calls one that is not.
+func callsStub(x float64) float64 { return stubbedForward(x) + 1 }
+
+func referenceForward(x float64) float64 { return 3 * x }
+
+func TestYours(t *testing.T) {
+	tests := []struct {
+		name string
+		f    func(float64) float64
+		want float64
+		line string
+	}{
+		{"done", doneForward, 4, ""},
+		{"stub", stubbedForward, 6, "Exercise 2 is not done yet: this run uses the reference stubbedForward\n"},
+		{"calls a stub", callsStub, 6, "Exercise 2's callsStub calls stubbedForward, which is not done yet: this run uses the reference callsStub\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := capture(t)
+			f := Yours("Exercise 2", tc.f, referenceForward)
+			for range 3 {
+				if got := f(2); got != tc.want {
+					t.Errorf("f(2) = %v, want %v", got, tc.want)
+				}
+			}
+			if out.String() != tc.line {
+				t.Errorf("wrote %q, want %q (once)", out.String(), tc.line)
+			}
+		})
+	}
+	capture(t)
+	r := panicOf(func() {
+		Yours("Exercise 2", func(x float64) float64 { return []float64{}[int(x)] }, referenceForward)(1)
+	})
+	if err, ok := r.(error); !ok || !strings.Contains(err.Error(), "index out of range") {
+		t.Errorf("a wrong answer's panic became %v; want it passed on", r)
 	}
 }

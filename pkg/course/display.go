@@ -2,8 +2,10 @@ package course
 
 import (
 	"fmt"
+	"html"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/janpfeifer/gonb/gonbui"
 )
@@ -48,4 +50,21 @@ func HTML(html string) {
 		return
 	}
 	fmt.Fprintf(out(), "[HTML, %d bytes]\n", len(html))
+}
+
+// Printf writes a line of text (a newline is added if the format lacks one)
+// in the cell's output, in order with the pictures of SVG and HTML: GoNB
+// forwards a cell's standard output and its displays by two different
+// channels, so a line printed with fmt just before a picture may land
+// after it. Outside a notebook it writes to Output.
+func Printf(format string, args ...any) {
+	text := fmt.Sprintf(format, args...)
+	if InNotebook() {
+		gonbui.DisplayHTML(`<pre style="margin:0">` + html.EscapeString(strings.TrimSuffix(text, "\n")) + `</pre>`)
+		return
+	}
+	if !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	fmt.Fprint(out(), text)
 }

@@ -26,3 +26,16 @@ func ExampleKeep() {
 	fmt.Println(losses, err)
 	// Output: [0.7 0.3 0.1] <nil>
 }
+
+// Double is a student's exercise that is not done yet: the release's stub.
+func Double(x float64) float64 { panic(course.NotImplemented) }
+
+// A demonstration runs the student's function once it is written, and the
+// reference (saying so) while it is still the release's stub.
+func ExampleYours() {
+	double := course.Yours("Exercise 1", Double, func(x float64) float64 { return 2 * x })
+	fmt.Println(double(1), double(2))
+	// Output:
+	// Exercise 1 is not done yet: this run uses the reference Double
+	// 2 4
+}

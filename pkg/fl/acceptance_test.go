@@ -5,7 +5,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ppml-go/ppml/pkg/fl/secagg"
 	"github.com/ppml-go/ppml/pkg/mnistio"
 )
 
@@ -88,7 +87,7 @@ func TestNotebookAcceptance(t *testing.T) {
 func TestNotebookMaskedAggregate(t *testing.T) {
 	parties, test := notebookData(t)
 	m := NewPerceptron(784)
-	masks, err := secagg.NewPairMasks(len(parties), 785, 3)
+	secrets, err := PairSecrets(len(parties), 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,11 +95,9 @@ func TestNotebookMaskedAggregate(t *testing.T) {
 	maskedGrads := make([]Grad, len(parties))
 	for i, p := range parties {
 		plainGrads[i] = Gradient(m, p.X, p.Y, 16)
-		if maskedGrads[i], err = MaskedGradient(m, p.X, p.Y, 16, i, len(parties), masks); err != nil {
-			t.Fatal(err)
-		}
+		maskedGrads[i] = MaskedGradient(m, p.X, p.Y, 16, i, Partner(i, len(parties)), secrets[i])
 	}
-	assertClose(t, "average of masked gradients", Average(maskedGrads), Average(plainGrads), 1e-12*secagg.FloatMaskScale)
+	assertClose(t, "average of masked gradients", Average(maskedGrads), Average(plainGrads), 1e-12*MaskScale)
 
 	cfg := FedConfig{Rounds: 10, BatchSize: 16, LR: 0.1, Seed: 2}
 	plain, err := FedSGD(NewPerceptron(784), parties, test, cfg)

@@ -16,23 +16,28 @@
 //
 //  1. Each party's data: [PartyData] (party i gets examples i·n to (i+1)·n-1
 //     of the shuffled training set).
-//  2. One party's training step: [Forward] (scores W·x + B), [Sigmoid],
-//     [BatchGradient] (error p - y, gradient averaged over the batch, bias
-//     included), [Step] (the update), [Predict] and [Accuracy]; [TrainStep]
-//     puts them together, and [Train] runs the epochs.
-//  3. getGradient: [Gradient], the average of the batch gradients over the
-//     party's OWN data (the original notebook read the global training set
-//     instead, a bug).
-//  4. The server's averaging and update: [Average], then [Step] with the
-//     average.
-//  5. The shared masks and getGradientMasked: the masks are
-//     secagg.NewPairMasks (one per pair of parties p and p + n/2), and
-//     [MaskedGradient] adds or subtracts the pair's mask.
+//  2. The forward pass: [Forward] (scores W·x + B) and [Sigmoid].
+//  3. The gradient and the update: [BatchGradient] (error p - y, gradient
+//     averaged over the batch, bias included) and [Step].
+//  4. One party's training loop: [Steps.TrainLocal], epochs of mini-batch SGD.
+//  5. A party's gradient: [Gradient], the average of the batch gradients over
+//     the party's OWN data (the original notebook read the global training
+//     set instead, a bug).
+//  6. The server's round loop: [Steps.FedSGD].
+//  7. The masks: each pair of parties derives its [PairMask] from a secret
+//     only the two share ([PairSecrets] simulates the agreement), and
+//     [MaskedGradient] adds or subtracts it.
+//  8. The masked round: [Steps.MaskedRound].
+//
+// The notebook's demonstrations then train with the student's functions:
+// [Steps] holds them, and [Train], [FedSGD], [MaskedFedSGD] and [FedAvg] run
+// whichever they are given.
 //
 // [FedSGD], [MaskedFedSGD] and [FedAvg] are the whole round loops, with client
 // sampling and a per-round callback; [IID], [Shards] and [Dirichlet] partition
 // a data set among parties, from the notebook's equal split to strong label
-// skew; [LoadZerosAndOnes] loads the notebook's task from MNIST.
+// skew; [LoadZerosAndOnes] and [LoadDigitPair] load the notebook's tasks from
+// MNIST.
 //
 // # Errors
 //
@@ -41,6 +46,6 @@
 // expect arguments of matching lengths: they panic on a mismatch, which is a
 // programming error. The entry points that take a whole configuration or data
 // set ([Train], [FedSGD], [MaskedFedSGD], [FedAvg], the partitions,
-// [PartyData], [MaskedGradient]) check their arguments and return an error
+// [PartyData], [PairSecrets]) check their arguments and return an error
 // naming the problem.
 package fl

@@ -5,7 +5,6 @@ import (
 	"log"
 
 	"github.com/ppml-go/ppml/pkg/fl"
-	"github.com/ppml-go/ppml/pkg/fl/secagg"
 )
 
 // toy is a small two-feature task: label 1 when the first feature is the
@@ -92,8 +91,8 @@ func ExampleAverage() {
 	// Output: [2 1] 0.5
 }
 
-// Parties 0 and 2, and 1 and 3, share a mask: each masked gradient is noise,
-// but the masks cancel in the server's average.
+// Parties 0 and 2, and 1 and 3, share a secret and so a mask: each masked
+// gradient is noise, but the masks cancel in the server's average.
 func ExampleMaskedGradient() {
 	const n = 4
 	parties, err := fl.PartyData(toy, n, 2)
@@ -101,23 +100,19 @@ func ExampleMaskedGradient() {
 		log.Fatal(err)
 	}
 	w := fl.NewPerceptron(2)
-	masks, err := secagg.NewPairMasks(n, len(w.W)+1, 42)
+	secrets, err := fl.PairSecrets(n, 42) // secrets[i]: the one party i shares with its partner
 	if err != nil {
 		log.Fatal(err)
 	}
 	var plain, masked []fl.Grad
 	for i, p := range parties {
 		plain = append(plain, fl.Gradient(w, p.X, p.Y, 2))
-		g, err := fl.MaskedGradient(w, p.X, p.Y, 2, i, n, masks)
-		if err != nil {
-			log.Fatal(err)
-		}
-		masked = append(masked, g)
+		masked = append(masked, fl.MaskedGradient(w, p.X, p.Y, 2, i, fl.Partner(i, n), secrets[i]))
 	}
 	fmt.Printf("party 0 sends %.3f instead of %.3f\n", masked[0].W, plain[0].W)
 	fmt.Printf("average of masked %.5f, of plain %.5f\n", fl.Average(masked).W, fl.Average(plain).W)
 	// Output:
-	// party 0 sends [-92.566 92.253] instead of [-0.425 -0.100]
+	// party 0 sends [-99.380 20.645] instead of [-0.425 -0.100]
 	// average of masked [-0.13750 0.14375], of plain [-0.13750 0.14375]
 }
 

@@ -5,8 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-
-	"github.com/ppml-go/ppml/pkg/fl/secagg"
 )
 
 // Gradient returns what one party sends the server in federated SGD: the
@@ -14,10 +12,15 @@ import (
 // the batch gradients at the server's model m. A bs of 0 or less makes the
 // whole data one batch.
 func Gradient(m Perceptron, x [][]float64, y []float64, bs int) Grad {
+	return gradient(BatchGradient, m, x, y, bs)
+}
+
+// gradient is Gradient with the given BatchGradient.
+func gradient(batchGradient func(Perceptron, [][]float64, []float64) Grad, m Perceptron, x [][]float64, y []float64, bs int) Grad {
 	batches := Dataset{X: x, Y: y}.Batches(bs)
 	grads := make([]Grad, len(batches))
 	for i, b := range batches {
-		grads[i] = BatchGradient(m, b.X, b.Y)
+		grads[i] = batchGradient(m, b.X, b.Y)
 	}
 	return Average(grads)
 }
@@ -69,19 +72,69 @@ func GradFromVector(v []float64) Grad {
 	return Grad{W: slices.Clone(v[:n]), B: v[n]}
 }
 
-// MaskedGradient returns party id's Gradient masked with the notebook's
-// teaching protocol among the given number of parties: the party adds the
-// mask it shares with its partner (id ± parties/2) if it has the smaller id
-// of the two, and subtracts it otherwise, so the masks cancel in the server's
-// sum. masks holds one mask per pair, of length len(m.W)+1, as
-// secagg.NewPairMasks returns.
-func MaskedGradient(m Perceptron, x [][]float64, y []float64, bs, id, parties int, masks [][]float64) (Grad, error) {
-	g := Gradient(m, x, y, bs)
-	v, err := secagg.MaskFloat(id, parties, g.Vector(), masks)
-	if err != nil {
-		return Grad{}, fmt.Errorf("fl: masking party %d's gradient: %w", id, err)
+// MaskScale bounds the teaching protocol's float masks: PairMask draws each
+// entry uniformly in [-MaskScale, MaskScale).
+const MaskScale = 100.0
+
+// Partner returns the party that party id shares a mask with among n parties
+// (n even), as in the original notebook: party p < n/2 pairs with p + n/2.
+func Partner(id, n int) int { return (id + n/2) % n }
+
+// PairMask returns the mask that the two parties of a pair derive from the
+// secret they share: dim entries uniform in [-MaskScale, MaskScale), drawn
+// from a generator seeded with the secret, so both parties get the same mask
+// and nobody without the secret can compute it. It is the notebook's teaching
+// protocol: a statistical generator and float masks, where real secure
+// aggregation (pkg/fl/secagg) expands a key agreed by X25519 with AES-CTR
+// into masks modulo 2^32.
+func PairMask(secret uint64, dim int) []float64 {
+	rng := rand.New(rand.NewPCG(secret, 0x5ec7e7))
+	mask := make([]float64, dim)
+	for j := range mask {
+		mask[j] = (float64(2*rng.Float64()) - 1) * MaskScale // float64(): no fused multiply-add, the same mask everywhere
 	}
-	return GradFromVector(v), nil
+	return mask
+}
+
+// PairSecrets simulates the key agreement of n parties (n even, at least 2)
+// paired by Partner: it returns one secret per party, secrets[i] being the
+// one party i shares with its partner, drawn from seed. In a real protocol
+// each pair agrees on its secret out of the server's sight (Diffie-Hellman);
+// here one process plays every party.
+func PairSecrets(n int, seed uint64) ([]uint64, error) {
+	if n < 2 || n%2 != 0 {
+		return nil, fmt.Errorf("fl: pairing needs a positive even number of parties, got %d", n)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x9a125))
+	secrets := make([]uint64, n)
+	for p := range n / 2 {
+		secrets[p] = rng.Uint64()
+		secrets[p+n/2] = secrets[p]
+	}
+	return secrets, nil
+}
+
+// MaskedGradient returns party id's Gradient masked with the notebook's
+// teaching protocol: the party adds the PairMask of the secret it shares with
+// its partner if it has the smaller id of the two, and subtracts it
+// otherwise, so the pair's masks cancel in the server's sum. The mask's last
+// entry goes to the bias.
+func MaskedGradient(m Perceptron, x [][]float64, y []float64, bs, id, partner int, secret uint64) Grad {
+	return mask(Gradient(m, x, y, bs), id, partner, secret)
+}
+
+// mask adds or subtracts the pair's mask to g, in place, and returns g.
+func mask(g Grad, id, partner int, secret uint64) Grad {
+	sign := 1.0
+	if id > partner {
+		sign = -1
+	}
+	r := PairMask(secret, len(g.W)+1)
+	for j := range g.W {
+		g.W[j] += sign * r[j]
+	}
+	g.B += sign * r[len(g.W)]
+	return g
 }
 
 // SampleClients returns, in increasing order, the clients of one round: a
@@ -123,6 +176,9 @@ type FedConfig struct {
 	LocalEpochs int
 	// Seed makes the client sampling, and MaskedFedSGD's masks, reproducible.
 	Seed uint64
+	// Steps are the functions the rounds are made of; the zero value is this
+	// package's.
+	Steps Steps
 	// OnRound, if not nil, is called after every round.
 	OnRound func(RoundMetrics)
 }
@@ -134,42 +190,32 @@ type FedConfig struct {
 // notebook, and makes one Step with it. test may be empty.
 func FedSGD(m Perceptron, parties []Dataset, test Dataset, cfg FedConfig) (Perceptron, error) {
 	return runRounds(m, parties, test, cfg, func(m Perceptron, clients []int, _ int) (Perceptron, error) {
-		grads := make([]Grad, len(clients))
-		for k, c := range clients {
-			grads[k] = Gradient(m, parties[c].X, parties[c].Y, cfg.BatchSize)
-		}
-		return Step(m, Average(grads), cfg.LR), nil
+		return cfg.Steps.sgdRound(m, parties, clients, cfg.BatchSize, cfg.LR), nil
 	})
 }
 
 // MaskedFedSGD is FedSGD in which every party sends its MaskedGradient, so the
 // server sees only masked vectors and their average, which is FedSGD's up to
-// float rounding. The masks are drawn anew each round from cfg.Seed. The
-// teaching protocol cancels masks only when both parties of every pair report,
-// so every party takes part in every round: the number of parties must be
-// even and cfg.Fraction 0 or 1.
+// float rounding. Each pair's secret is drawn anew each round from cfg.Seed
+// (PairSecrets). The teaching protocol cancels masks only when both parties
+// of every pair report, so every party takes part in every round: the number
+// of parties must be even and cfg.Fraction 0 or 1.
 func MaskedFedSGD(m Perceptron, parties []Dataset, test Dataset, cfg FedConfig) (Perceptron, error) {
 	if cfg.Fraction > 0 && cfg.Fraction < 1 {
 		return m, fmt.Errorf("fl: masked FedSGD needs every party in every round (fraction 1), got fraction %v", cfg.Fraction)
 	}
 	n := len(parties)
 	return runRounds(m, parties, test, cfg, func(m Perceptron, clients []int, round int) (Perceptron, error) {
-		masks, err := secagg.NewPairMasks(n, len(m.W)+1, roundSeed(cfg.Seed, round))
+		secrets, err := PairSecrets(n, roundSeed(cfg.Seed, round))
 		if err != nil {
-			return m, fmt.Errorf("fl: masks for round %d: %w", round, err)
+			return m, fmt.Errorf("fl: masked FedSGD: %w", err)
 		}
-		masked := make([]Grad, n)
-		for c := range n {
-			masked[c], err = MaskedGradient(m, parties[c].X, parties[c].Y, cfg.BatchSize, c, n, masks)
-			if err != nil {
-				return m, err
-			}
-		}
-		return Step(m, Average(masked), cfg.LR), nil
+		next, _ := cfg.Steps.MaskedRound(m, parties, cfg.BatchSize, cfg.LR, secrets)
+		return next, nil
 	})
 }
 
-// roundSeed derives the seed of a round's masks from the run's seed.
+// roundSeed derives the seed of a round's secrets from the run's seed.
 func roundSeed(seed uint64, round int) uint64 {
 	return seed ^ (uint64(round+1) * 0x9e3779b97f4a7c15)
 }
@@ -186,7 +232,7 @@ func FedAvg(m Perceptron, parties []Dataset, test Dataset, cfg FedConfig) (Perce
 	if cfg.LocalEpochs < 1 {
 		return m, fmt.Errorf("fl: FedAvg needs at least 1 local epoch, got %d", cfg.LocalEpochs)
 	}
-	local := TrainConfig{Epochs: cfg.LocalEpochs, BatchSize: cfg.BatchSize, LR: cfg.LR}
+	local := TrainConfig{Epochs: cfg.LocalEpochs, BatchSize: cfg.BatchSize, LR: cfg.LR, Steps: cfg.Steps}
 	return runRounds(m, parties, test, cfg, func(m Perceptron, clients []int, _ int) (Perceptron, error) { // runRounds checks the data
 		deltas := make([]Grad, len(clients))
 		counts := make([]float64, len(clients))
@@ -195,7 +241,7 @@ func FedAvg(m Perceptron, parties []Dataset, test Dataset, cfg FedConfig) (Perce
 			deltas[k] = difference(m, trained)
 			counts[k] = float64(parties[c].Len())
 		}
-		return Step(m, WeightedAverage(deltas, counts), 1), nil
+		return Step(m, WeightedAverage(deltas, counts), 1), nil // the server's step, not a student's
 	})
 }
 

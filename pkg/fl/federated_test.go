@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/ppml-go/ppml/pkg/fl/secagg"
 )
 
 // TestGradientAveragesOwnBatches checks that Gradient is the mean of the batch
@@ -59,25 +57,51 @@ func TestMaskedAggregateEqualsUnmasked(t *testing.T) {
 		data[i] = separable(32, features, uint64(10+i))
 		plain[i] = Gradient(m, data[i].X, data[i].Y, 16)
 	}
-	masks, err := secagg.NewPairMasks(parties, features+1, 7)
+	secrets, err := PairSecrets(parties, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
 	masked := make([]Grad, parties)
 	for i := range data {
-		masked[i], err = MaskedGradient(m, data[i].X, data[i].Y, 16, i, parties, masks)
-		if err != nil {
-			t.Fatal(err)
-		}
+		masked[i] = MaskedGradient(m, data[i].X, data[i].Y, 16, i, Partner(i, parties), secrets[i])
 		if d := maxDiff(masked[i], plain[i]); d < 1 {
 			t.Errorf("party %d: masked gradient within %v of the plain one: the mask hides nothing", i, d)
 		}
 	}
-	// The masks are up to secagg.FloatMaskScale: they cancel up to a few ulps of it.
-	assertClose(t, "average of masked gradients", Average(masked), Average(plain), 1e-12*secagg.FloatMaskScale)
+	// The masks are up to MaskScale: they cancel up to a few ulps of it.
+	assertClose(t, "average of masked gradients", Average(masked), Average(plain), 1e-12*MaskScale)
 
-	if _, err := MaskedGradient(m, data[0].X, data[0].Y, 16, 0, 9, masks); err == nil || !strings.Contains(err.Error(), "party 0") {
-		t.Errorf("MaskedGradient among 9 parties: error %v, want one naming party 0", err)
+	if _, err := PairSecrets(9, 1); err == nil || !strings.Contains(err.Error(), "even") {
+		t.Errorf("PairSecrets among 9 parties: error %v, want one saying the number must be even", err)
+	}
+}
+
+// TestPairMasks checks where the secret lives: the two parties of a pair
+// derive the same mask from their secret, other pairs get other masks, and
+// the masks are spread over [-MaskScale, MaskScale).
+func TestPairMasks(t *testing.T) {
+	secrets, err := PairSecrets(10, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if p := Partner(i, 10); secrets[i] != secrets[p] || Partner(p, 10) != i {
+			t.Errorf("party %d and its partner %d do not share a secret", i, p)
+		}
+	}
+	if secrets[0] == secrets[1] {
+		t.Error("two pairs share a secret")
+	}
+	a, b := PairMask(secrets[0], 785), PairMask(secrets[0], 785)
+	if !equal(a, b) {
+		t.Error("PairMask is not deterministic in the secret")
+	}
+	if equal(a, PairMask(secrets[1], 785)) {
+		t.Error("two secrets give the same mask")
+	}
+	lo, hi := slices.Min(a), slices.Max(a)
+	if lo < -MaskScale || hi >= MaskScale || hi-lo < MaskScale {
+		t.Errorf("mask entries in [%g, %g], want spread over [-%g, %g)", lo, hi, MaskScale, MaskScale)
 	}
 }
 

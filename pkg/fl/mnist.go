@@ -18,10 +18,31 @@ func FromMNIST(s mnistio.Set) Dataset {
 // seed, and of its test set, in order (zeros first), with pixels/255 and label
 // 0 or 1. The notebook uses perDigit = 200.
 func LoadZerosAndOnes(perDigit int, seed int64) (train, test Dataset, err error) {
+	return LoadDigitPair(0, 1, perDigit, seed)
+}
+
+// LoadDigitPair is LoadZerosAndOnes for any two digits: the first perDigit
+// images of digit a (label 0) and of digit b (label 1) of MNIST's training
+// set, shuffled with seed, and of its test set, in order. A perDigit of 0 or
+// less takes every image of the two digits. Some pairs (4 and 9, 3 and 5) are much
+// harder for a linear model than 0 and 1.
+func LoadDigitPair(a, b, perDigit int, seed int64) (train, test Dataset, err error) {
+	if a == b || a < 0 || b < 0 || a > 9 || b > 9 {
+		return Dataset{}, Dataset{}, fmt.Errorf("fl: digits %d and %d: want two different digits 0 to 9", a, b)
+	}
 	trainSet, testSet, err := mnistio.LoadData()
 	if err != nil {
 		return Dataset{}, Dataset{}, fmt.Errorf("fl: %w", err)
 	}
-	return FromMNIST(trainSet.Digits(perDigit, 0, 1).Shuffle(seed)),
-		FromMNIST(testSet.Digits(perDigit, 0, 1)), nil
+	pair := func(s mnistio.Set) Dataset {
+		d := FromMNIST(s)
+		for i, l := range s.Labels {
+			d.Y[i] = 0
+			if int(l) == b {
+				d.Y[i] = 1
+			}
+		}
+		return d
+	}
+	return pair(trainSet.Digits(perDigit, a, b).Shuffle(seed)), pair(testSet.Digits(perDigit, a, b)), nil
 }

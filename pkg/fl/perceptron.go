@@ -196,6 +196,9 @@ type TrainConfig struct {
 	LR        float64 // learning rate
 	// OnEpoch, if not nil, is called after every epoch.
 	OnEpoch func(EpochMetrics)
+	// Steps are the functions the training is made of; the zero value is
+	// this package's.
+	Steps Steps
 }
 
 func (c TrainConfig) check() error {
@@ -231,6 +234,7 @@ func Train(m Perceptron, train, test Dataset, cfg TrainConfig) (Perceptron, erro
 
 // trainEpochs is Train on checked arguments.
 func trainEpochs(m Perceptron, train, test Dataset, cfg TrainConfig) Perceptron {
+	batchGradient, step := cfg.Steps.batchGradient(), cfg.Steps.step()
 	for e := range cfg.Epochs {
 		var loss, acc float64
 		batches := train.Batches(cfg.BatchSize)
@@ -239,7 +243,7 @@ func trainEpochs(m Perceptron, train, test Dataset, cfg TrainConfig) Perceptron 
 				loss += Loss(m, b.X, b.Y)
 				acc += Accuracy(Predict(m, b.X), b.Y)
 			}
-			m = Step(m, BatchGradient(m, b.X, b.Y), cfg.LR)
+			m = step(m, batchGradient(m, b.X, b.Y), cfg.LR)
 		}
 		if cfg.OnEpoch != nil {
 			_, testAcc := Evaluate(m, test)

@@ -41,32 +41,34 @@ var courseSubmissions = []struct {
 	want     float64
 	status   map[string]string
 }{
-	{student: "full", answered: allExercises, want: 12},
-	{student: "partial", answered: []string{"ex1", "ex2a", "ex2b", "ex2c"}, want: 6,
-		status: map[string]string{"ex3-test": NotAttempted, "ex4-test": NotAttempted, "ex5a-test": NotAttempted, "ex5b-test": NotAttempted}},
-	// Everything but ex2b: what calls BatchGradient or Step fails, and says why.
-	{student: "skips_ex2b", answered: []string{"ex1", "ex2a", "ex2c", "ex3", "ex4", "ex5a", "ex5b"}, want: 5,
-		status: map[string]string{"ex2b-test": NotAttempted, "ex3-test": Failed, "ex4-test": Failed, "ex5b-test": Failed}},
-	{student: "wrong_accuracy", answered: allExercises, want: 11,
-		edits:  map[string][][2]string{"ex2c": {{"float64(right) / float64(len(pred))", "float64(right) / float64(len(pred)+1)"}}},
-		status: map[string]string{"ex2c-test": Failed}},
-	{student: "panics_average", answered: allExercises, want: 11,
-		edits:  map[string][][2]string{"ex4": {{"avg.W[j] += v", "avg.W[j+1] += v"}}},
-		status: map[string]string{"ex4-test": Failed}},
-	// A syntax error in ex2a: its stub runs in its place, so ex2b's cell
+	{student: "full", answered: allExercises, want: 20},
+	{student: "partial", answered: []string{"ex1", "ex2", "ex3", "ex4"}, want: 7,
+		status: map[string]string{"ex5-test": NotAttempted, "ex6-test": NotAttempted, "ex7-test": NotAttempted, "ex8-test": NotAttempted, "ex9-test": NotAttempted}},
+	// Everything but ex3: what calls BatchGradient or Step fails, and says why.
+	{student: "skips_ex3", answered: []string{"ex1", "ex2", "ex4", "ex5", "ex6", "ex7", "ex8", "ex9"}, want: 6,
+		status: map[string]string{"ex3-test": NotAttempted, "ex4-test": Failed, "ex5-test": Failed, "ex6-test": Failed, "ex7-test": Failed, "ex8-test": Failed}},
+	// A Step with the bias's sign wrong: its test fails, and so does the
+	// masked round's, whose server steps with it.
+	{student: "wrong_step", answered: allExercises, want: 16,
+		edits:  map[string][][2]string{"ex3": {{"B: m.B - lr*g.B", "B: m.B + lr*g.B"}}},
+		status: map[string]string{"ex3-test": Failed, "ex8-test": Failed}},
+	{student: "panics_fedsgd", answered: allExercises, want: 17,
+		edits:  map[string][][2]string{"ex6": {{"grads[i] = Gradient(", "grads[i+1] = Gradient("}}},
+		status: map[string]string{"ex6-test": Failed}},
+	// A syntax error in ex2: its stub runs in its place, so ex3's cell
 	// (BatchGradient calls Forward, Step does not) still compiles; the tests
-	// of what calls Forward fail, ex4 (which calls Step) passes.
-	{student: "syntax_error_ex2a", answered: allExercises, want: 3,
-		edits: map[string][][2]string{"ex2a": {{"scores[i] = s", "scores[i] = s +"}}},
-		status: map[string]string{"ex2a-test": NoCompile, "ex2b-test": Failed, "ex2c-test": Failed, "ex3-test": Failed,
-			"ex5b-test": Failed}},
-	// A type error in ex3: only ex3 and ex5b (GradientMasked calls Gradient) fail.
-	{student: "type_error_ex3", answered: allExercises, want: 8,
-		edits:  map[string][][2]string{"ex3": {{"batches++", "batches++\n\t\tbatches = \"many\""}}},
-		status: map[string]string{"ex3-test": NoCompile, "ex5b-test": Failed}},
+	// of what calls Forward fail, ex1 and ex9 pass.
+	{student: "syntax_error_ex2", answered: allExercises, want: 4,
+		edits: map[string][][2]string{"ex2": {{"scores[i] = s", "scores[i] = s +"}}},
+		status: map[string]string{"ex2-test": NoCompile, "ex3-test": Failed, "ex4-test": Failed, "ex5-test": Failed,
+			"ex6-test": Failed, "ex7-test": Failed, "ex8-test": Failed}},
+	// A type error in ex5: ex5 and what calls Gradient (ex6, ex7, ex8) fail.
+	{student: "type_error_ex5", answered: allExercises, want: 10,
+		edits:  map[string][][2]string{"ex5": {{"batches++", "batches++\n\t\tbatches = \"many\""}}},
+		status: map[string]string{"ex5-test": NoCompile, "ex6-test": Failed, "ex7-test": Failed, "ex8-test": Failed}},
 	// Looks for the solutions in the project's checkout that the kernel
 	// builds against: its .git, the source notebook, the grader's test data.
-	{student: "snoops", answered: allExercises, want: 12,
+	{student: "snoops", answered: allExercises, want: 20,
 		edits: map[string][][2]string{"ex1": {{"out := make(", `for _, p := range []string{".git/HEAD", "notebooks/source/ppml-course.ipynb", "pkg/grade/testdata/course/full.ipynb", "pkg/grade/course_test.go"} {
 		if _, err := os.ReadFile(filepath.Join(os.Getenv("PPML_ROOT"), p)); err == nil {
 			panic("read " + p)
@@ -78,7 +80,7 @@ var courseSubmissions = []struct {
 	out := make(`}}}},
 }
 
-var allExercises = []string{"ex1", "ex2a", "ex2b", "ex2c", "ex3", "ex4", "ex5a", "ex5b"}
+var allExercises = []string{"ex1", "ex2", "ex3", "ex4", "ex5", "ex6", "ex7", "ex8", "ex9"}
 
 // solved returns the text of a solution cell of the source as a student
 // who solved it would hand it in: without the solution markers and stubs.
@@ -278,7 +280,7 @@ func TestCourseGrades(t *testing.T) {
 	if err := WriteGradebook(outDir, grades); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]float64{"solution": 12, "release": 0}
+	want := map[string]float64{"solution": 20, "release": 0}
 	status := map[string]map[string]string{"release": {}}
 	for _, id := range allExercises {
 		status["release"][id+"-test"] = NotAttempted
@@ -296,8 +298,8 @@ func TestCourseGrades(t *testing.T) {
 				t.Logf("    %-9s %-13s %s", tr.ID, tr.Status, strings.ReplaceAll(tr.Message, "\n", " | "))
 			}
 		}
-		if gr.Score != want[gr.Student] || gr.MaxScore != 12 {
-			t.Errorf("%s: %g/%g, want %g/12", gr.Student, gr.Score, gr.MaxScore, want[gr.Student])
+		if gr.Score != want[gr.Student] || gr.MaxScore != 20 {
+			t.Errorf("%s: %g/%g, want %g/20", gr.Student, gr.Score, gr.MaxScore, want[gr.Student])
 		}
 		if len(gr.Issues) > 0 {
 			t.Errorf("%s: issues %v, want none", gr.Student, gr.Issues)
@@ -317,13 +319,13 @@ func TestCourseGrades(t *testing.T) {
 	}
 	// What the feedback tells the students whose answers fail.
 	feedback := map[string][]string{
-		"release":           {"not implemented yet", "0 / 12"},
-		"wrong_accuracy":    {"Accuracy([1 0 1 1], [1 1 1 0]) = 0.4, want 0.5"},
-		"panics_average":    {"index out of range"}, // GoNB maps the panic to "in Average, line N" only sometimes
-		"syntax_error_ex2a": {"does not compile", "line 10: expected operand", "the stub that ran in place of an answer that does not compile: Exercise 2a: the forward pass (cell ex2a)"},
-		"type_error_ex3":    {"does not compile", "cannot use"},
-		"skips_ex2b":        {"an exercise above that is not done yet"},
-		"solution":          {"12 / 12"},
+		"release":          {"not implemented yet", "0 / 20"},
+		"wrong_step":       {"Step(...).B = -0.5, want 0.5"},
+		"panics_fedsgd":    {"index out of range"}, // GoNB maps the panic to "in FedSGD, line N" only sometimes
+		"syntax_error_ex2": {"does not compile", "line 10: expected operand", "the stub that ran in place of an answer that does not compile: Exercise 2: the forward pass (2 points) (cell ex2)"},
+		"type_error_ex5":   {"does not compile", "cannot use"},
+		"skips_ex3":        {"an exercise above that is not done yet"},
+		"solution":         {"20 / 20"},
 	}
 	for student, wants := range feedback {
 		page, err := os.ReadFile(filepath.Join(outDir, "feedback", student+".html"))
@@ -360,7 +362,7 @@ func TestCourseValidate(t *testing.T) {
 		got = append(got, tr.ID+"="+tr.Status)
 	}
 	sort.Strings(got)
-	want := "ex1-test=passed ex2a-test=passed ex2b-test=passed ex2c-test=passed ex3-test=not-attempted ex4-test=not-attempted ex5a-test=not-attempted ex5b-test=not-attempted"
+	want := "ex1-test=passed ex2-test=passed ex3-test=passed ex4-test=passed ex5-test=not-attempted ex6-test=not-attempted ex7-test=not-attempted ex8-test=not-attempted ex9-test=not-attempted"
 	if strings.Join(got, " ") != want {
 		t.Errorf("validate: %s\nwant %s", strings.Join(got, " "), want)
 	}
@@ -368,7 +370,7 @@ func TestCourseValidate(t *testing.T) {
 	// Without the source there is no stub to run in place of an answer that
 	// does not compile: each answer that uses it does not compile either,
 	// and says so.
-	nb, err = nbformat.ReadFile(filepath.Join(courseSubDir, "syntax_error_ex2a.ipynb"))
+	nb, err = nbformat.ReadFile(filepath.Join(courseSubDir, "syntax_error_ex2.ipynb"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,15 +380,15 @@ func TestCourseValidate(t *testing.T) {
 	}
 	for _, tr := range tests {
 		switch {
-		case tr.ID == "ex1-test" || tr.ID == "ex5a-test":
+		case tr.ID == "ex1-test" || tr.ID == "ex9-test":
 			if tr.Status != Passed {
-				t.Errorf("validate syntax_error_ex2a: %s is %s (%s)", tr.ID, tr.Status, tr.Message)
+				t.Errorf("validate syntax_error_ex2: %s is %s (%s)", tr.ID, tr.Status, tr.Message)
 			}
 		case tr.Status != NoCompile:
-			t.Errorf("validate syntax_error_ex2a: %s is %s (%s), want %s", tr.ID, tr.Status, tr.Message, NoCompile)
-		case tr.ID == "ex2a-test" && !strings.Contains(tr.Message, "line 10: expected operand"),
-			tr.ID == "ex2b-test" && !strings.Contains(tr.Message, "undefined: Forward"):
-			t.Errorf("validate syntax_error_ex2a: %s says %q", tr.ID, tr.Message)
+			t.Errorf("validate syntax_error_ex2: %s is %s (%s), want %s", tr.ID, tr.Status, tr.Message, NoCompile)
+		case tr.ID == "ex2-test" && !strings.Contains(tr.Message, "line 10: expected operand"),
+			tr.ID == "ex3-test" && !strings.Contains(tr.Message, "undefined: Forward"):
+			t.Errorf("validate syntax_error_ex2: %s says %q", tr.ID, tr.Message)
 		}
 	}
 }

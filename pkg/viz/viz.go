@@ -29,24 +29,28 @@ type Chart struct {
 	Series                []Series
 }
 
+// legendCharWidth is a generous width of a character of the charts' 11px
+// sans-serif font, so that legends are never clipped.
+const legendCharWidth = 6.6
+
 // palette holds colour-blind-safe colours (Okabe and Ito) for the series.
 var palette = []string{"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"}
 
 // SVG renders the chart. Points that are NaN or infinite are skipped.
 func (c Chart) SVG() string {
-	w, h := c.Width, c.Height
-	if w <= 0 {
-		w = 480
-	}
-	if h <= 0 {
-		h = 300
-	}
 	const left, top, bottom = 56.0, 30.0, 44.0
 	right := 16.0
 	for _, s := range c.Series {
-		if s.Name != "" {
-			right = 120 // room for the legend beside the plot
+		if s.Name != "" { // room for the legend beside the plot, as wide as its longest name
+			right = math.Max(right, 44+legendCharWidth*float64(len([]rune(s.Name))))
 		}
+	}
+	w, h := c.Width, c.Height
+	if w <= 0 {
+		w = 360 + int(right) // a plot of the same width whatever the legend
+	}
+	if h <= 0 {
+		h = 300
 	}
 	pw, ph := float64(w)-left-right, float64(h)-top-bottom
 
@@ -162,23 +166,36 @@ func (s Series) x(i int) float64 {
 // gradient is 28x28), as an SVG of square cells scale pixels wide. Values are
 // coloured on a diverging scale centred on zero, blue for negative and red for
 // positive, saturating at the largest absolute value, so that the sign and
-// the shape of a gradient show at a glance. It returns an error if the sizes
-// do not match.
+// the shape of a gradient show at a glance. To compare pictures, draw them
+// on one scale with Figure. It returns an error if the sizes do not match.
 func Heatmap(title string, values []float64, rows, cols, scale int) (string, error) {
 	if rows <= 0 || cols <= 0 || len(values) != rows*cols {
 		return "", fmt.Errorf("viz: heatmap of %d values is not %dx%d", len(values), rows, cols)
 	}
-	if scale <= 0 {
-		scale = 6
-	}
-	maxAbs := 0.0
-	for _, v := range values {
-		if finite(v) {
-			maxAbs = math.Max(maxAbs, math.Abs(v))
+	return heatmap(title, values, rows, cols, scale, maxAbs(values)), nil
+}
+
+// maxAbs returns the largest absolute finite value of the slices, or 1 if
+// there is none other than zero.
+func maxAbs(vs ...[]float64) float64 {
+	m := 0.0
+	for _, v := range vs {
+		for _, x := range v {
+			if finite(x) {
+				m = math.Max(m, math.Abs(x))
+			}
 		}
 	}
-	if maxAbs == 0 {
-		maxAbs = 1
+	if m == 0 {
+		return 1
+	}
+	return m
+}
+
+// heatmap draws values on the diverging scale that saturates at ±top.
+func heatmap(title string, values []float64, rows, cols, scale int, top float64) string {
+	if scale <= 0 {
+		scale = 6
 	}
 	head := 0
 	if title != "" {
@@ -192,11 +209,65 @@ func Heatmap(title string, values []float64, rows, cols, scale int) (string, err
 	}
 	for r := 0; r < rows; r++ {
 		for c := 0; c < cols; c++ {
-			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`, c*scale, head+r*scale, scale, scale, diverging(values[r*cols+c]/maxAbs))
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`, c*scale, head+r*scale, scale, scale, diverging(values[r*cols+c]/top))
 		}
 	}
 	b.WriteString(`</svg>`)
-	return b.String(), nil
+	return b.String()
+}
+
+// Panel is one picture of a Figure: a rows x cols image stored row by row,
+// and its caption.
+type Panel struct {
+	Values  []float64
+	Caption string
+}
+
+// Figure draws heatmaps side by side on ONE colour scale, so that their
+// values compare: a mask of ±100 and a gradient of ±0.05 do not look alike.
+// The scale saturates at ±top, or at the largest absolute value of all the
+// panels when top is 0; a colour bar after the panels prints its range.
+// Each panel is rows x cols, drawn with cells px pixels wide.
+func Figure(rows, cols, px int, top float64, panels ...Panel) (string, error) {
+	all := make([][]float64, len(panels))
+	for i, p := range panels {
+		if rows <= 0 || cols <= 0 || len(p.Values) != rows*cols {
+			return "", fmt.Errorf("viz: panel %d (%q) has %d values, not %dx%d", i, p.Caption, len(p.Values), rows, cols)
+		}
+		all[i] = p.Values
+	}
+	if !(top > 0) {
+		top = maxAbs(all...)
+	}
+	items := make([]Captioned, 0, len(panels)+1)
+	for _, p := range panels {
+		items = append(items, Captioned{HTML: heatmap("", p.Values, rows, cols, px, top), Caption: p.Caption})
+	}
+	items = append(items, Captioned{HTML: ColourBar(top), Caption: "colour scale"})
+	return Row(items...), nil
+}
+
+// ColourBar draws the diverging scale of Figure from -top (blue) through 0
+// (white) to +top (red), with the three values printed under it.
+func ColourBar(top float64) string {
+	const w, h, bar = 150, 40, 14
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`, w, h, w, h)
+	const x0, x1 = 10.0, 140.0
+	for i := range 26 {
+		t := float64(i)/12.5 - 1
+		fmt.Fprintf(&b, `<rect x="%.1f" y="4" width="%.1f" height="%d" fill="%s"/>`, x0+float64(i)*(x1-x0)/26, (x1-x0)/26+0.5, bar, diverging(t))
+	}
+	fmt.Fprintf(&b, `<rect x="%g" y="4" width="%g" height="%d" fill="none" stroke="#999"/>`, x0, x1-x0, bar)
+	for _, l := range []struct {
+		x      float64
+		anchor string
+		v      float64
+	}{{x0, "start", -top}, {(x0 + x1) / 2, "middle", 0}, {x1, "end", top}} {
+		fmt.Fprintf(&b, `<text x="%g" y="%d" text-anchor="%s">%s</text>`, l.x, bar+18, l.anchor, esc(fmt.Sprintf("%.3g", l.v)))
+	}
+	b.WriteString(`</svg>`)
+	return b.String()
 }
 
 // diverging maps t in [-1, 1] to blue (-1), white (0) and red (+1).

@@ -114,3 +114,48 @@ func ExampleBytes() {
 	fmt.Println(Bytes(64 * 640 * 4))
 	// Output: 163.8 kB
 }
+
+// TestFigureOneScale checks that Figure colours every panel on one scale: a
+// small gradient beside a large mask stays pale, and the colour bar prints
+// the range.
+func TestFigureOneScale(t *testing.T) {
+	small, large := []float64{0.05, -0.05, 0, 0}, []float64{100, -100, 50, 0}
+	s, err := Figure(2, 2, 4, 0, Panel{small, "gradient"}, Panel{large, "mask"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s, diverging(1)) || strings.Count(s, diverging(1)) < 2 { // the mask's +100 and the bar's end
+		t.Error("the largest value is not at the end of the scale")
+	}
+	if !strings.Contains(s, diverging(0.05/100)) {
+		t.Error("the gradient is not drawn on the mask's scale")
+	}
+	for _, w := range []string{">-100<", ">0<", ">100<", "colour scale"} {
+		if !strings.Contains(s, w) {
+			t.Errorf("figure lacks %q", w)
+		}
+	}
+	if _, err := Figure(2, 2, 4, 0, Panel{[]float64{1}, "short"}); err == nil || !strings.Contains(err.Error(), "short") {
+		t.Errorf("Figure of a wrong-sized panel: %v, want an error naming it", err)
+	}
+	s, _ = Figure(2, 2, 4, 0.1, Panel{small, "fixed"})
+	if !strings.Contains(s, ">0.1<") {
+		t.Error("a fixed top is not printed")
+	}
+}
+
+// TestLegendNotClipped checks that a long series name fits in the picture.
+func TestLegendNotClipped(t *testing.T) {
+	name := "test accuracy, party 0 alone"
+	c := Chart{Series: []Series{{Name: name, Y: []float64{1, 2}}}}
+	s := c.SVG()
+	var width float64
+	fmt.Sscanf(s[strings.Index(s, `width="`)+7:], "%g", &width)
+	i := strings.Index(s, esc(name))
+	j := strings.LastIndex(s[:i], `x="`)
+	var x float64
+	fmt.Sscanf(s[j+3:], "%g", &x)
+	if x+legendCharWidth*float64(len(name)) > width {
+		t.Errorf("legend text at x=%g, %d characters, in a picture %g wide", x, len(name), width)
+	}
+}
