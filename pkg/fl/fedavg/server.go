@@ -117,7 +117,18 @@ func (s *Server) secAgg() *SecAggOptions {
 		return nil
 	}
 	o := s.p.opts.SecAgg.withDefaults()
+	if s.p.opts.DP != nil {
+		o = s.p.opts.DP.secAgg()
+	}
 	return &o
+}
+
+// dpClip returns the L2 clipping norm the clients must apply (0: no DP).
+func (s *Server) dpClip() float64 {
+	if s.p.opts.DP == nil {
+		return 0
+	}
+	return s.p.opts.DP.Clip
 }
 
 // Addr returns the endpoint the server listens on, with the actual port.
@@ -283,6 +294,7 @@ func (s *Server) hello(ident []byte, d *decoder) error {
 		DataSeed:  s.opts.DataSeed,
 		Heartbeat: int((s.opts.Timeout / 5).Milliseconds()),
 		SecAgg:    s.secAgg(),
+		DPClip:    s.dpClip(),
 	}.encode())
 	return nil
 }
@@ -345,6 +357,9 @@ func (s *Server) Next(ctx context.Context, state State) (State, Metrics, error) 
 	if err := s.WaitClients(ctx); err != nil {
 		return state, Metrics{}, err
 	}
+	if s.p.opts.DP != nil {
+		return s.nextDP(ctx, state)
+	}
 	ids := s.active()
 	if len(ids) == 0 {
 		return state, Metrics{}, errors.New("fedavg: no client left")
@@ -356,7 +371,7 @@ func (s *Server) Next(ctx context.Context, state State) (State, Metrics, error) 
 	if s.p.opts.SecAgg != nil {
 		agg, err = s.secureRound(ctx, state, ids)
 	} else {
-		agg, err = s.plainRound(ctx, state, ids)
+		agg, err = s.plainRound(ctx, state, ids, &plainAggregator{dim: len(state.Params), updates: map[int]Update{}})
 	}
 	if err != nil {
 		return state, Metrics{}, err
@@ -374,9 +389,8 @@ func (s *Server) Next(ctx context.Context, state State) (State, Metrics, error) 
 }
 
 // plainRound sends the global model to the clients and collects their
-// updates in the clear.
-func (s *Server) plainRound(ctx context.Context, state State, ids []int) (aggregator, error) {
-	agg := &plainAggregator{dim: len(state.Params), updates: map[int]Update{}}
+// updates in the clear into agg.
+func (s *Server) plainRound(ctx context.Context, state State, ids []int, agg aggregator) (aggregator, error) {
 	train := trainMsg{Round: state.Round, Config: s.p.trainConfig(), Params: state.Params}.encode()
 	pending := map[int]bool{}
 	for _, id := range ids {
