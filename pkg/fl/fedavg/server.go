@@ -306,6 +306,10 @@ func (s *Server) WaitClients(ctx context.Context) error {
 	if s.ready {
 		return nil
 	}
+	// Heartbeats keep the clients that joined early waiting (they give up
+	// after five silent intervals).
+	tick := time.NewTicker(s.opts.Timeout / 5)
+	defer tick.Stop()
 	for {
 		var missing []int
 		for id := range s.opts.Clients {
@@ -320,6 +324,12 @@ func (s *Server) WaitClients(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("fedavg: clients %v did not join: %w", missing, ctx.Err())
+		case <-tick.C:
+			for _, p := range s.peers {
+				if !p.dropped {
+					s.send(p, newMsg(kindHeartbeat).b)
+				}
+			}
 		case in := <-s.in:
 			if in.err != nil {
 				return fmt.Errorf("fedavg: server socket: %w", in.err)
