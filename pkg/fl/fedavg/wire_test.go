@@ -43,7 +43,7 @@ func TestWireRoundTrip(t *testing.T) {
 func TestWireRejectsMalformed(t *testing.T) {
 	train := trainMsg{Round: 1, Config: TrainConfig{LocalEpochs: 1, BatchSize: 1, LearningRate: 1}, Params: []float32{1, 2}}.encode()
 	huge := append([]byte(nil), train[:len(train)-16]...) // less the two values and the sample flag
-	huge = append(huge, 0xff, 0xff, 0xff, 0x7f) // a length of 2^31-1 values
+	huge = append(huge, 0xff, 0xff, 0xff, 0x7f)           // a length of 2^31-1 values
 	for _, tc := range []struct {
 		name  string
 		frame []byte
