@@ -11,6 +11,7 @@ import (
 
 	"github.com/ppml-go/ppml/pkg/dp"
 	"github.com/ppml-go/ppml/pkg/fl/secagg"
+	"github.com/ppml-go/ppml/pkg/nn"
 )
 
 // DPOptions configure DP-FedAvg, the federated averaging with user-level
@@ -491,4 +492,57 @@ func describeGraph(c secagg.Config) string {
 		return fmt.Sprintf("complete graph, threshold %d", c.Threshold)
 	}
 	return fmt.Sprintf("SecAgg+ with %d neighbours, threshold %d", c.Neighbours, c.Threshold)
+}
+
+// DPPoint is one point of DP-FedAvg's privacy–utility trade-off: the model
+// trained with noise multiplier Noise for Rounds rounds, its test accuracy
+// and loss, and the (Epsilon, Delta) of the run.
+type DPPoint struct {
+	Noise          float64
+	Rounds         int
+	Epsilon, Delta float64
+	Accuracy, Loss float64
+}
+
+// NoiseSweep trains the process's DP-FedAvg in process (Process.Next) for
+// rounds rounds once for each noise multiplier in noises, every run from
+// the same initial model with the other options of opts.DP, and returns one
+// DPPoint per run: the data of a chart of test accuracy against the noise
+// multiplier, labelled with ε. opts.DP must be set.
+func NoiseSweep(model ModelFunc, client nn.SGD, opts Options, clients []Dataset, test Dataset, rounds int, noises []float64) ([]DPPoint, error) {
+	if opts.DP == nil {
+		return nil, errors.New("fedavg: NoiseSweep needs Options.DP")
+	}
+	if rounds < 1 {
+		return nil, fmt.Errorf("fedavg: NoiseSweep of %d rounds, want at least 1", rounds)
+	}
+	var out []DPPoint
+	for _, z := range noises {
+		o := *opts.DP
+		o.Noise = z
+		run := opts
+		run.DP = &o
+		p, err := New(model, client, run)
+		if err != nil {
+			return nil, err
+		}
+		state, err := p.Initialize()
+		if err != nil {
+			return nil, err
+		}
+		for range rounds {
+			if state, _, err = p.Next(state, clients); err != nil {
+				return nil, err
+			}
+		}
+		pt := DPPoint{Noise: z, Rounds: rounds}
+		if pt.Loss, pt.Accuracy, err = p.Evaluate(state, test); err != nil {
+			return nil, err
+		}
+		if pt.Epsilon, pt.Delta, _, err = o.Epsilon(len(clients), rounds); err != nil {
+			return nil, err
+		}
+		out = append(out, pt)
+	}
+	return out, nil
 }

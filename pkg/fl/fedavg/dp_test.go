@@ -227,3 +227,26 @@ func TestTrainMsgWithSample(t *testing.T) {
 		t.Fatalf("welcome decoded as %+v (%v)", got, err)
 	}
 }
+
+// NoiseSweep gives one point per noise multiplier, ε falling as the noise
+// grows, and the accuracy of the noiseless run at least that of a run with
+// noise that swamps the updates.
+func TestNoiseSweep(t *testing.T) {
+	const n, seed = 20, 2
+	data, test := smallClients(t, 3000, n, seed)
+	opts := Options{LocalEpochs: 1, BatchSize: 16, Seed: seed, DP: &DPOptions{Clip: 0.5, Sample: 0.5, Seed: 4}}
+	pts, err := NoiseSweep(DenseModel(784, 16, 2, 7), nn.SGD{LearningRate: 0.05}, opts, data, test, 3, []float64{0, 1, 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 3 || pts[0].Noise != 0 || pts[2].Noise != 50 || pts[1].Rounds != 3 {
+		t.Fatalf("points %+v", pts)
+	}
+	if !math.IsInf(pts[0].Epsilon, 1) || !(pts[1].Epsilon > pts[2].Epsilon) || pts[1].Delta != 1e-5 {
+		t.Fatalf("epsilons %v, %v, %v (delta %v): want +Inf, then falling", pts[0].Epsilon, pts[1].Epsilon, pts[2].Epsilon, pts[1].Delta)
+	}
+	if pts[0].Accuracy < 0.9 || pts[0].Accuracy <= pts[2].Accuracy {
+		t.Fatalf("accuracy %v without noise, %v with z = 50: want the first above 0.9 and above the second", pts[0].Accuracy, pts[2].Accuracy)
+	}
+	t.Logf("%+v", pts)
+}
