@@ -21,6 +21,11 @@ func TestFLUsageErrors(t *testing.T) {
 		{"fedavg negative lr", runFedAvg, []string{"--lr", "-1"}},
 		{"server bad digits", runFLServer, []string{"--digits", ""}},
 		{"client unknown flag", runFLClient, []string{"--bogus"}},
+		{"fedavg negative dp clip", runFedAvg, []string{"--dp-clip", "-1"}},
+		{"fedavg dp sample above 1", runFedAvg, []string{"--dp-clip", "1", "--sample", "2"}},
+		{"fedavg sweep without dp", runFedAvg, []string{"--dp-sweep", "0,1"}},
+		{"fedavg bad sweep", runFedAvg, []string{"--dp-clip", "1", "--dp-sweep", "0,x"}},
+		{"client bad ids", runFLClient, []string{"--ids", "5-2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.run(tc.args); !errors.Is(err, errUsage) {
@@ -48,6 +53,32 @@ func TestFLServerAndClients(t *testing.T) {
 			errs[id+1] = runFLClient([]string{"--connect", endpoint, "--id", fmt.Sprint(id), "--hidden", "8", "--quiet"})
 		})
 	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("process %d: %v", i, err)
+		}
+	}
+}
+
+// `ppml fl server` with DP-FedAvg and secure aggregation among each round's
+// sample trains with one `ppml fl client --ids` process running all clients.
+func TestFLServerDPWithClientRange(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := fmt.Sprintf("tcp://%s", l.Addr())
+	l.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	wg.Go(func() {
+		errs[0] = runFLServer([]string{"--listen", endpoint, "--clients", "12", "--rounds", "2", "--local-epochs", "1", "--hidden", "8",
+			"--secagg", "--dp-clip", "0.5", "--dp-noise", "1", "--sample", "0.5", "--dp-seed", "3"})
+	})
+	wg.Go(func() {
+		errs[1] = runFLClient([]string{"--connect", endpoint, "--ids", "0-11", "--hidden", "8", "--quiet"})
+	})
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
