@@ -52,7 +52,10 @@ import (
 // norm at most C lies in [-C, C]), and SecAggOptions.Threshold is replaced
 // by the sample's threshold. A sample of fewer than two clients cannot be
 // aggregated securely: the round then releases the noise alone (a
-// data-independent choice of the sample size).
+// data-independent choice of the sample size). The fractions of Threat are
+// counted as secagg counts them, rounded down: in a sample of fewer than 20
+// clients the default 5% colluding clients are none, so the guarantee
+// against collusion is only that of the threshold t.
 type DPOptions struct {
 	// Clip is C, the L2 norm each client's model delta is clipped to.
 	Clip float64
