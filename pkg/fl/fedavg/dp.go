@@ -54,8 +54,10 @@ import (
 // aggregated securely: the round then releases the noise alone (a
 // data-independent choice of the sample size). The fractions of Threat are
 // counted as secagg counts them, rounded down: in a sample of fewer than 20
-// clients the default 5% colluding clients are none, so the guarantee
-// against collusion is only that of the threshold t.
+// clients the default 5% colluding clients are none: the configuration then
+// claims no collusion at all (a server colluding with t of a client's share
+// holders could unmask it). Raise Threat.Corrupt to withstand colluders in
+// small samples.
 type DPOptions struct {
 	// Clip is C, the L2 norm each client's model delta is clipped to.
 	Clip float64
