@@ -52,12 +52,11 @@ import (
 // norm at most C lies in [-C, C]), and SecAggOptions.Threshold is replaced
 // by the sample's threshold. A sample of fewer than two clients cannot be
 // aggregated securely: the round then releases the noise alone (a
-// data-independent choice of the sample size). The fractions of Threat are
-// counted as secagg counts them, rounded down: in a sample of fewer than 20
-// clients the default 5% colluding clients are none: the configuration then
-// claims no collusion at all (a server colluding with t of a client's share
-// holders could unmask it). Raise Threat.Corrupt to withstand colluders in
-// small samples.
+// data-independent choice of the sample size). The numbers of colluding
+// and dropped clients that the fractions of Threat allow in a sample are
+// rounded up (secagg rounds them down): a sample of any size withstands at
+// least one colluding and one dropped client, unless together they would be
+// more than 90% of it (samples of two), where secagg's counts are kept.
 type DPOptions struct {
 	// Clip is C, the L2 norm each client's model delta is clipped to.
 	Clip float64
@@ -228,8 +227,9 @@ type sampleRound struct {
 // threat, else the complete graph.
 func (o DPOptions) newSampleRound(members []int, round int) sampleRound {
 	o = o.withDefaults()
-	s := sampleRound{Members: members, Corrupt: o.Threat.Corrupt, Dropout: o.Threat.Dropout}
-	if k, t, err := secagg.PlusParams(len(members), o.Threat); err == nil {
+	th := o.sampleThreat(len(members))
+	s := sampleRound{Members: members, Corrupt: th.Corrupt, Dropout: th.Dropout}
+	if k, t, err := secagg.PlusParams(len(members), th); err == nil {
 		s.Neighbours, s.Threshold = k, t
 		r := o.rand(round, randGraph)
 		for i := 0; i < len(s.GraphSeed); i += 8 {
@@ -240,6 +240,17 @@ func (o DPOptions) newSampleRound(members []int, round int) sampleRound {
 		}
 	}
 	return s
+}
+
+// sampleThreat returns the threat of a sample of n clients: o.Threat with
+// the numbers of colluding and dropped clients rounded up.
+func (o DPOptions) sampleThreat(n int) secagg.Threat {
+	th := o.withDefaults().Threat
+	up := func(f float64) float64 { return math.Ceil(f*float64(n)-1e-9) / float64(n) }
+	if r := (secagg.Threat{Corrupt: up(th.Corrupt), Dropout: up(th.Dropout)}); n > 0 && r.Corrupt+r.Dropout <= 0.9 {
+		return r
+	}
+	return th
 }
 
 // config returns the secure aggregation of the sample for a model of dim

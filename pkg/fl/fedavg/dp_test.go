@@ -186,7 +186,8 @@ func TestDPSampleGraph(t *testing.T) {
 	o := DPOptions{Clip: 1}
 	for _, n := range []int{2, 3, 10, 500} {
 		s := o.newSampleRound(make([]int, n), 0)
-		k, tt, err := secagg.PlusParams(n, DefaultDPThreat)
+		th := o.sampleThreat(n)
+		k, tt, err := secagg.PlusParams(n, th)
 		if err != nil {
 			k, tt = 0, 0
 		}
@@ -195,6 +196,20 @@ func TestDPSampleGraph(t *testing.T) {
 		}
 		if _, err := s.config(o.secAgg(), 10, 0); err != nil {
 			t.Errorf("sample of %d: %v", n, err)
+		}
+	}
+	for _, tc := range []struct {
+		n                int
+		corrupt, dropout float64
+	}{
+		{2, 0.05, 0.1}, // one and one would be all: secagg's counts (none)
+		{3, 1.0 / 3, 1.0 / 3},
+		{10, 0.1, 0.1},
+		{20, 0.05, 0.1},
+		{500, 0.05, 0.1},
+	} {
+		if th := o.sampleThreat(tc.n); math.Abs(th.Corrupt-tc.corrupt) > 1e-12 || math.Abs(th.Dropout-tc.dropout) > 1e-12 {
+			t.Errorf("threat of a sample of %d: %+v, want corrupt %v and dropout %v", tc.n, th, tc.corrupt, tc.dropout)
 		}
 	}
 	if s := o.newSampleRound(make([]int, 3), 0); s.Neighbours != 0 {
