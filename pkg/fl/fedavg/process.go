@@ -220,6 +220,8 @@ func (p *Process) Initialize() (State, error) {
 // Next runs one round with the given clients' data sets (client k is
 // data[k]) and returns the new state and the round's metrics. The clients
 // train one after the other in this process; state is not modified.
+// With Options.DP only the round's sample of the clients trains (see
+// DPOptions).
 func (p *Process) Next(state State, data []Dataset) (State, Metrics, error) {
 	if len(data) == 0 {
 		return state, Metrics{}, errors.New("fedavg: no clients in the round")

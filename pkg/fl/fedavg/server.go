@@ -360,6 +360,8 @@ func (s *Server) WaitClients(ctx context.Context) error {
 // result. Clients that stay silent longer than the timeout are dropped and
 // the round goes on without them; it fails if no client is left (with
 // secure aggregation, if fewer than its threshold are left).
+// With Options.DP only the round's sample of the clients trains, and the
+// secure aggregation runs among the sample (see DPOptions).
 func (s *Server) Next(ctx context.Context, state State) (State, Metrics, error) {
 	if s.closed {
 		return state, Metrics{}, errors.New("fedavg: server closed")
