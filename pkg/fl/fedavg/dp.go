@@ -40,7 +40,10 @@ import (
 // reports without noise for the course; a deployment would not publish
 // them. Against an honest-but-curious server only: the noise is added by the
 // server, which sees the sum (secure aggregation hides each client's update,
-// not the noiseless sum).
+// not the noiseless sum). Clients are trusted to clip: the server clips the
+// updates it sees in the clear again, but under secure aggregation it can
+// only bound each entry to [-C, C], so a dishonest client could contribute
+// an update of norm up to C·sqrt(d) and weaken everyone's guarantee.
 //
 // With secure aggregation, the round's aggregation runs among the sampled
 // clients only: SecAgg+ (Bell et al., CCS 2020) with the neighbour count k
