@@ -1,8 +1,11 @@
 package fedavg
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -230,4 +233,71 @@ func TestDPFedAvg100ClientsSecAggDropouts(t *testing.T) {
 	mu.Unlock()
 	t.Logf("%d rounds in %.2f s (%.2f s per round, each waiting %v to drop its silent clients); test process (server and reference) heap in use %d MiB, sys %d MiB; client processes (50 clients each) max RSS %s",
 		dpRounds, total.Seconds(), total.Seconds()/dpRounds, 3*time.Second, ms.HeapInuse>>20, ms.Sys>>20, strings.Join(rss, ", "))
+}
+
+// A DP-FedAvg round between client processes, recorded on the wire: with
+// secure aggregation among the sample no sampled client's clipped delta
+// appears in it (its last 8 values, as float32 bits); without, every one
+// does, which shows the search would find them.
+func TestDPSecAggWireCaptureHoldsNoClippedDelta(t *testing.T) {
+	const seed, n = 5, 3
+	clients, _ := smallClients(t, remoteImages, n, seed)
+	for _, secure := range []bool{false, true} {
+		o := DPOptions{Clip: 0.05, Noise: 1, Seed: 3} // q = 1: all three clients
+		opts := Options{LocalEpochs: 1, BatchSize: 16, Seed: seed, DP: &o}
+		if secure {
+			opts.SecAgg = &SecAggOptions{}
+		}
+		p := newProcess(t, opts)
+		srv, err := p.Listen("tcp://127.0.0.1:0", ServerOptions{Clients: n, DataSeed: seed, Timeout: 5 * time.Second, Logf: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp := newTap(t, srv.Addr())
+		procs := make([]*clientProc, n)
+		for id := range procs {
+			procs[id] = startClient(t, tp.endpoint(), id)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		state, err := p.Initialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, m, err := srv.Next(ctx, state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		srv.Close()
+		for _, c := range procs {
+			c.exitStatus(t)
+		}
+		if len(m.Clients) != n {
+			t.Fatalf("aggregated %v, want all %d clients", m.Clients, n)
+		}
+		capture := tp.bytes()
+		plain := newProcess(t, Options{LocalEpochs: 1, BatchSize: 16, Seed: seed})
+		model, err := plain.instance()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, d := range clients {
+			u, err := LocalUpdate(model, state.Params, d, plain.trainConfig(), state.Round, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := clipUpdate(u, o.Clip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tail []byte
+			for _, v := range c.Delta[len(c.Delta)-8:] {
+				tail = binary.LittleEndian.AppendUint32(tail, math.Float32bits(v))
+			}
+			found := bytes.Contains(capture, tail)
+			if found == secure {
+				t.Errorf("secure %v: client %d's clipped delta found on the wire: %v (%d captured bytes)", secure, k, found, len(capture))
+			}
+		}
+	}
 }
