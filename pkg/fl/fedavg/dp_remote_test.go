@@ -248,34 +248,10 @@ func TestDPSecAggWireCaptureHoldsNoClippedDelta(t *testing.T) {
 		if secure {
 			opts.SecAgg = &SecAggOptions{}
 		}
-		p := newProcess(t, opts)
-		srv, err := p.Listen("tcp://127.0.0.1:0", ServerOptions{Clients: n, DataSeed: seed, Timeout: 5 * time.Second, Logf: t.Logf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tp := newTap(t, srv.Addr())
-		procs := make([]*clientProc, n)
-		for id := range procs {
-			procs[id] = startClient(t, tp.endpoint(), id)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		state, err := p.Initialize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, m, err := srv.Next(ctx, state)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		srv.Close()
-		for _, c := range procs {
-			c.exitStatus(t)
-		}
+		capture, state, m := tappedRound(t, newProcess(t, opts), n, seed)
 		if len(m.Clients) != n {
 			t.Fatalf("aggregated %v, want all %d clients", m.Clients, n)
 		}
-		capture := tp.bytes()
 		plain := newProcess(t, Options{LocalEpochs: 1, BatchSize: 16, Seed: seed})
 		model, err := plain.instance()
 		if err != nil {
