@@ -265,3 +265,38 @@ func TestNoiseSweep(t *testing.T) {
 	}
 	t.Logf("%+v", pts)
 }
+
+// A round whose sample is empty, or holds a single client under secure
+// aggregation, releases the noise alone: without noise the model stays.
+func TestDPRoundWithTooSmallSample(t *testing.T) {
+	const n, seed = 4, 1
+	data, _ := smallClients(t, 1500, n, seed)
+	for _, size := range []int{0, 1} {
+		o := DPOptions{Clip: 0.1, Sample: 0.2}
+		for o.Seed = 1; ; o.Seed++ { // the first seed whose round 0 samples size clients
+			if s, _ := o.sample(n, 0); len(s) == size {
+				break
+			}
+		}
+		for _, secure := range []bool{false, true} {
+			opts := Options{Seed: seed, DP: &o}
+			if secure {
+				opts.SecAgg = &SecAggOptions{}
+			}
+			p := newProcess(t, opts)
+			state, err := p.Initialize()
+			if err != nil {
+				t.Fatal(err)
+			}
+			next, m, err := p.Next(state, data)
+			if err != nil {
+				t.Fatalf("sample of %d, secure %v: %v", size, secure, err)
+			}
+			alone := size == 0 || secure
+			if len(m.Sampled) != size || (len(m.Clients) == 0) != alone || slices.Equal(next.Params, state.Params) != alone {
+				t.Errorf("sample of %d, secure %v: sampled %v, aggregated %v, model changed %v; want the noise alone: %v",
+					size, secure, m.Sampled, m.Clients, !slices.Equal(next.Params, state.Params), alone)
+			}
+		}
+	}
+}
