@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ppml-go/ppml/pkg/fl/fedavg"
@@ -31,6 +33,8 @@ type flConfig struct {
 	secaggMaxWeight, secaggThreshold       int
 	seed                                   int64
 	digits                                 string
+	dpClip, dpNoise, sample, dpDelta       float64
+	dpSeed                                 uint64
 }
 
 func (c *flConfig) register(fs *flag.FlagSet) {
@@ -42,11 +46,24 @@ func (c *flConfig) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.lr, "lr", 0.02, "clients' SGD learning rate")
 	fs.Float64Var(&c.serverLR, "server-lr", 1.0, "server SGD learning rate on the averaged delta")
 	fs.BoolVar(&c.secagg, "secagg", false, "sum the updates by secure aggregation")
-	fs.Float64Var(&c.secaggClip, "secagg-clip", fedavg.DefaultSecAggClip, "with --secagg: clip every model delta entry to [-clip, clip]")
+	fs.Float64Var(&c.secaggClip, "secagg-clip", fedavg.DefaultSecAggClip, "with --secagg: clip every model delta entry to [-clip, clip] (with --dp-clip: C instead)")
 	fs.IntVar(&c.secaggMaxWeight, "secagg-max-weight", fedavg.DefaultSecAggMaxWeight, "with --secagg: the largest example count of a client")
-	fs.IntVar(&c.secaggThreshold, "secagg-threshold", 0, "with --secagg: the t of t-of-N secret sharing; a round fails with fewer clients left (0: N - N/3)")
+	fs.IntVar(&c.secaggThreshold, "secagg-threshold", 0, "with --secagg: the t of t-of-N secret sharing; a round fails with fewer clients left (0: N - N/3; with --dp-clip: chosen for each round's sample)")
 	fs.Int64Var(&c.seed, "seed", 1, "seed of the data partition, the initial model and the shuffling")
 	fs.StringVar(&c.digits, "digits", "0,1", "comma-separated digits to classify")
+	fs.Float64Var(&c.dpClip, "dp-clip", 0, "DP-FedAvg: clip each client's model delta to this L2 norm C (0: no differential privacy)")
+	fs.Float64Var(&c.dpNoise, "dp-noise", 1, "with --dp-clip: noise multiplier z, Gaussian noise of std z*C on the sum of the clipped deltas")
+	fs.Float64Var(&c.sample, "sample", 1, "with --dp-clip: probability q with which each client is sampled in a round")
+	fs.Float64Var(&c.dpDelta, "dp-delta", 0, "with --dp-clip: the delta of the epsilon reported (0: min(1e-5, clients^-1.1))")
+	fs.Uint64Var(&c.dpSeed, "dp-seed", 0, "with --dp-clip: seed of the sampling and the noise, reproducible but NOT private (0: crypto/rand)")
+}
+
+// dp returns the DP-FedAvg options of the configuration, or nil.
+func (c *flConfig) dp() *fedavg.DPOptions {
+	if c.dpClip == 0 {
+		return nil
+	}
+	return &fedavg.DPOptions{Clip: c.dpClip, Noise: c.dpNoise, Sample: c.sample, Delta: c.dpDelta, Seed: c.dpSeed}
 }
 
 // parseDigits parses a comma-separated list of digits.
@@ -62,8 +79,8 @@ func parseDigits(s string) ([]int, error) {
 	return ds, nil
 }
 
-// process builds the federated averaging process of the configuration.
-func (c *flConfig) process(features, classes int) (*fedavg.Process, error) {
+// options returns the federated averaging options of the configuration.
+func (c *flConfig) options() fedavg.Options {
 	opts := fedavg.Options{
 		LocalEpochs: c.epochs,
 		BatchSize:   c.batch,
@@ -73,16 +90,29 @@ func (c *flConfig) process(features, classes int) (*fedavg.Process, error) {
 	if c.secagg {
 		opts.SecAgg = &fedavg.SecAggOptions{Clip: c.secaggClip, MaxWeight: c.secaggMaxWeight, Threshold: c.secaggThreshold}
 	}
-	p, err := fedavg.New(fedavg.DenseModel(features, c.hidden, classes, uint64(c.seed)), nn.SGD{LearningRate: c.lr}, opts)
+	opts.DP = c.dp()
+	return opts
+}
+
+// process builds the federated averaging process of the configuration.
+func (c *flConfig) process(features, classes int) (*fedavg.Process, error) {
+	p, err := fedavg.New(fedavg.DenseModel(features, c.hidden, classes, uint64(c.seed)), nn.SGD{LearningRate: c.lr}, c.options())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return p, nil
 }
 
-func printRound(round int, m fedavg.Metrics) {
+func (c *flConfig) printRound(round int, m fedavg.Metrics) error {
 	fmt.Printf("round %2d: loss %.4f  sparse_categorical_accuracy %.4f  (%d clients, %d examples)",
 		round, m.Loss, m.Accuracy, len(m.Clients), m.Examples)
+	if o := c.dp(); o != nil {
+		eps, delta, _, err := o.Epsilon(c.clients, round)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  sampled %d  epsilon %.4f (delta %.3g)", len(m.Sampled), eps, delta)
+	}
 	if len(m.Dropped) > 0 {
 		fmt.Printf("  dropped %v", m.Dropped)
 	}
@@ -90,6 +120,7 @@ func printRound(round int, m fedavg.Metrics) {
 		fmt.Printf("  clipped %d delta entries (raise --secagg-clip)", m.Clipped)
 	}
 	fmt.Println()
+	return nil
 }
 
 func printResult(p *fedavg.Process, state fedavg.State, test fedavg.Dataset, train time.Duration) error {
@@ -105,6 +136,7 @@ func runFedAvg(args []string) error {
 	fs := flag.NewFlagSet("fl fedavg", flag.ContinueOnError)
 	var c flConfig
 	c.register(fs)
+	sweep := fs.String("dp-sweep", "", "with --dp-clip: comma-separated noise multipliers; train once per value and print CSV of epsilon and test accuracy")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -128,6 +160,9 @@ func runFedAvg(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *sweep != "" {
+		return c.noiseSweep(*sweep, clients, test, len(digits))
+	}
 	start := time.Now()
 	state, err := p.Initialize()
 	if err != nil {
@@ -138,9 +173,37 @@ func runFedAvg(args []string) error {
 		if state, m, err = p.Next(state, clients); err != nil {
 			return err
 		}
-		printRound(r+1, m)
+		if err := c.printRound(r+1, m); err != nil {
+			return err
+		}
 	}
 	return printResult(p, state, test, time.Since(start))
+}
+
+// noiseSweep prints, as CSV, DP-FedAvg's test accuracy and epsilon for each
+// noise multiplier of the comma-separated list: the data of the chart of
+// accuracy against the noise multiplier.
+func (c *flConfig) noiseSweep(list string, clients []fedavg.Dataset, test fedavg.Dataset, classes int) error {
+	if c.dp() == nil {
+		return fmt.Errorf("%w: --dp-sweep needs --dp-clip", errUsage)
+	}
+	var noises []float64
+	for _, f := range strings.Split(list, ",") {
+		z, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			return fmt.Errorf("%w: --dp-sweep %q: %v", errUsage, list, err)
+		}
+		noises = append(noises, z)
+	}
+	pts, err := fedavg.NoiseSweep(fedavg.DenseModel(test.Features, c.hidden, classes, uint64(c.seed)), nn.SGD{LearningRate: c.lr}, c.options(), clients, test, c.rounds, noises)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	fmt.Println("noise,epsilon,delta,rounds,test_accuracy,test_loss")
+	for _, pt := range pts {
+		fmt.Printf("%g,%.6g,%g,%d,%.4f,%.4f\n", pt.Noise, pt.Epsilon, pt.Delta, pt.Rounds, pt.Accuracy, pt.Loss)
+	}
+	return nil
 }
 
 func runFLServer(args []string) error {
@@ -198,7 +261,9 @@ func runFLServer(args []string) error {
 		if state, m, err = srv.Next(ctx, state); err != nil {
 			return err
 		}
-		printRound(r+1, m)
+		if err := c.printRound(r+1, m); err != nil {
+			return err
+		}
 	}
 	elapsed := time.Since(start)
 	if err := srv.Close(); err != nil {
@@ -211,6 +276,7 @@ func runFLClient(args []string) error {
 	fs := flag.NewFlagSet("fl client", flag.ContinueOnError)
 	connect := fs.String("connect", "tcp://127.0.0.1:5555", "ZeroMQ endpoint of the server")
 	id := fs.Int("id", 0, "this client's index, 0 to clients-1")
+	idRange := fs.String("ids", "", "run several clients in this process, e.g. 0-49 (instead of --id)")
 	digits := fs.String("digits", "0,1", "comma-separated digits to classify (as the server's)")
 	hidden := fs.Int("hidden", 64, "hidden units of the model (as the server's)")
 	join := fs.Duration("join-timeout", time.Minute, "how long to wait for the server")
@@ -222,23 +288,66 @@ func runFLClient(args []string) error {
 	if err != nil {
 		return err
 	}
+	ids := []int{*id}
+	if *idRange != "" {
+		if ids, err = parseIDRange(*idRange); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	opts := fedavg.ClientOptions{
-		ID: *id,
-		Data: func(clients int, seed int64) (fedavg.Dataset, error) {
-			train, _, err := mnistio.LoadData()
-			if err != nil {
-				return fedavg.Dataset{}, err
-			}
-			return fedavg.ClientPart(train, *id, clients, seed, ds...)
-		},
-		JoinTimeout: *join,
+	// The clients of one process share the training set and its partition.
+	var (
+		once  sync.Once
+		parts []fedavg.Dataset
+		perr  error
+	)
+	errs := make(chan error, len(ids))
+	for _, k := range ids {
+		opts := fedavg.ClientOptions{
+			ID: k,
+			Data: func(clients int, seed int64) (fedavg.Dataset, error) {
+				once.Do(func() {
+					var train mnistio.Set
+					if train, _, perr = mnistio.LoadData(); perr == nil {
+						parts, perr = fedavg.DigitClients(train, clients, seed, ds...)
+					}
+				})
+				if perr != nil {
+					return fedavg.Dataset{}, perr
+				}
+				if k >= len(parts) {
+					return fedavg.Dataset{}, fmt.Errorf("client id %d out of range [0, %d)", k, len(parts))
+				}
+				return parts[k], nil
+			},
+			JoinTimeout: *join,
+		}
+		if !*quiet {
+			opts.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
+		}
+		// The model's initial values do not matter: every round starts
+		// from the server's parameters.
+		go func() { errs <- fedavg.RunClient(ctx, *connect, fedavg.DenseModel(28*28, *hidden, len(ds), 0), opts) }()
 	}
-	if !*quiet {
-		opts.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
+	var all []error
+	for range ids {
+		all = append(all, <-errs)
 	}
-	// The model's initial values do not matter: every round starts from the
-	// server's parameters.
-	return fedavg.RunClient(ctx, *connect, fedavg.DenseModel(28*28, *hidden, len(ds), 0), opts)
+	return errors.Join(all...)
+}
+
+// parseIDRange parses a range of client ids such as 0-49.
+func parseIDRange(s string) ([]int, error) {
+	los, his, ok := strings.Cut(s, "-")
+	lo, err1 := strconv.Atoi(strings.TrimSpace(los))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(his))
+	if !ok || err1 != nil || err2 != nil || lo < 0 || hi < lo {
+		return nil, fmt.Errorf("%w: --ids %q, want a range such as 0-49", errUsage, s)
+	}
+	ids := make([]int, 0, hi-lo+1)
+	for k := lo; k <= hi; k++ {
+		ids = append(ids, k)
+	}
+	return ids, nil
 }

@@ -87,7 +87,7 @@ func RunClient(ctx context.Context, endpoint string, model ModelFunc, opts Clien
 	if err := c.send(newMsg(kindReady).int(announced).b); err != nil {
 		return err
 	}
-	w := &worker{c: c, model: m, data: data, clients: welcome.Clients, secagg: welcome.SecAgg}
+	w := &worker{c: c, model: m, data: data, clients: welcome.Clients, secagg: welcome.SecAgg, dpClip: welcome.DPClip}
 	return w.serve(ctx)
 }
 
@@ -202,6 +202,7 @@ type worker struct {
 	data    Dataset
 	clients int
 	secagg  *SecAggOptions // nil: plain aggregation
+	dpClip  float64        // DP-FedAvg's L2 clipping norm; 0: no DP
 }
 
 // serve answers the server's rounds until it says training is done.
@@ -240,9 +241,9 @@ func (w *worker) serve(ctx context.Context) error {
 // plainRound trains and sends the update in the clear.
 func (w *worker) plainRound(m trainMsg) error {
 	w.c.logf("fedavg client %d: round %d: training", w.c.opts.ID, m.Round)
-	u, err := LocalUpdate(w.model, m.Params, w.data, m.Config, m.Round, w.c.opts.ID)
+	u, err := w.update(m)
 	if err != nil {
-		return fmt.Errorf("fedavg: client %d round %d: %w", w.c.opts.ID, m.Round, err)
+		return err
 	}
 	w.c.logf("fedavg client %d: round %d trained on %d examples, loss %.4f", w.c.opts.ID, m.Round, u.Seen, u.LossSum/float64(u.Seen))
 	return w.c.send(updateMsg{Round: m.Round, Update: u}.encode())

@@ -34,6 +34,16 @@
 // clients are left at any stage. Quantization changes the result by at most
 // SecAggOptions.Bound.
 //
+// With Options.DP the process is DP-FedAvg (McMahan et al., "Learning
+// Differentially Private Recurrent Language Models", ICLR 2018; see
+// DPOptions): each round samples each client with probability q, the
+// sampled clients clip their deltas to an L2 norm C, the server adds
+// Gaussian noise N(0, (zC)²) to their sum (also when it is computed by
+// secure aggregation, then among the round's sample only) and divides by
+// the expected number of clients qN; DPOptions.Epsilon gives the run's
+// (ε, δ) by the RDP accountant of package dp, and NoiseSweep the accuracy
+// against the noise multiplier.
+//
 // Server and Client run the same rounds over ZeroMQ between processes: the
 // server never sees a client's data, only model parameters and updates
 // cross the wire, and a client that stops answering is dropped from the round

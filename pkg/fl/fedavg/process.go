@@ -64,6 +64,9 @@ type Options struct {
 	Server *nn.SGD
 	// SecAgg, if not nil, sums the weighted deltas by secure aggregation.
 	SecAgg *SecAggOptions
+	// DP, if not nil, runs DP-FedAvg (see DPOptions): client sampling,
+	// L2 clipping, equal weights and Gaussian noise on the sum.
+	DP *DPOptions
 }
 
 // TrainConfig is what a client needs to know to train in a round; the
@@ -107,6 +110,8 @@ type Metrics struct {
 	Clients []int
 	// Dropped lists the clients dropped from the round (remote mode).
 	Dropped []int
+	// Sampled lists the clients sampled for the round (with Options.DP).
+	Sampled []int
 	// Clipped counts the model delta entries clipped by secure
 	// aggregation (see SecAggOptions.Clip), summed over the clients; it
 	// should be 0, and a warning is logged (log/slog) when it is not.
@@ -169,6 +174,11 @@ func New(model ModelFunc, client nn.SGD, opts Options) (*Process, error) {
 			return nil, err
 		}
 	}
+	if opts.DP != nil {
+		if err := opts.DP.validate(); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -210,9 +220,14 @@ func (p *Process) Initialize() (State, error) {
 // Next runs one round with the given clients' data sets (client k is
 // data[k]) and returns the new state and the round's metrics. The clients
 // train one after the other in this process; state is not modified.
+// With Options.DP only the round's sample of the clients trains (see
+// DPOptions).
 func (p *Process) Next(state State, data []Dataset) (State, Metrics, error) {
 	if len(data) == 0 {
 		return state, Metrics{}, errors.New("fedavg: no clients in the round")
+	}
+	if p.opts.DP != nil {
+		return p.nextDP(state, data)
 	}
 	m, err := p.instance()
 	if err != nil {

@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 const remoteImages = 1500
 
 func helperClient() error {
+	if ids := os.Getenv("FEDAVG_DP_IDS"); ids != "" {
+		return helperDPClients(ids)
+	}
 	id, err := strconv.Atoi(os.Getenv("FEDAVG_ID"))
 	if err != nil {
 		return err

@@ -351,6 +351,28 @@ type secureRound struct {
 	s     *Server
 	state State
 	srv   *secagg.Server
+	// sample, in a DP round, is the aggregation's membership: secagg id i
+	// is client sample.Members[i]. Without it secagg ids are client ids.
+	sample *sampleRound
+}
+
+// client returns the client id of secagg id i.
+func (r *secureRound) client(i int) int {
+	if r.sample == nil {
+		return i
+	}
+	return r.sample.Members[i]
+}
+
+// secaggID returns the secagg id of client id (-1 if it is not a member).
+func (r *secureRound) secaggID(id int) int {
+	if r.sample == nil {
+		return id
+	}
+	if i, ok := r.sample.index(id); ok {
+		return i
+	}
+	return -1
 }
 
 func (s *Server) secureRound(ctx context.Context, state State, ids []int) (aggregator, error) {
@@ -372,11 +394,13 @@ func (s *Server) secureRound(ctx context.Context, state State, ids []int) (aggre
 }
 
 func (r *secureRound) run(ctx context.Context, ids []int, o SecAggOptions) ([]float64, Metrics, error) {
-	train := trainMsg{Round: r.state.Round, Config: r.s.p.trainConfig(), Params: r.state.Params}.encode()
-	for _, id := range ids {
+	train := trainMsg{Round: r.state.Round, Config: r.s.p.trainConfig(), Params: r.state.Params, Sample: r.sample}.encode()
+	members := make([]int, len(ids))
+	for i, id := range ids {
 		r.s.send(r.s.peers[id], train)
+		members[i] = r.secaggID(id)
 	}
-	u1, err := r.setup(ctx, ids)
+	u1, err := r.setup(ctx, members)
 	if err != nil {
 		return nil, Metrics{}, err
 	}
@@ -448,12 +472,12 @@ func (r *secureRound) unmask(ctx context.Context, u3 []int) error {
 	return r.receive(ctx, u3, func(m secagg.Message) bool { _, ok := m.(*secagg.UnmaskShares); return ok })
 }
 
-// receive accepts from each pending client one secagg message of the
-// expected type.
+// receive accepts from each pending client (by secagg id) one secagg
+// message of the expected type.
 func (r *secureRound) receive(ctx context.Context, pending []int, want func(secagg.Message) bool) error {
 	set := map[int]bool{}
-	for _, id := range pending {
-		if !r.s.peers[id].dropped {
+	for _, i := range pending {
+		if id := r.client(i); !r.s.peers[id].dropped {
 			set[id] = true
 		}
 	}
@@ -469,22 +493,22 @@ func (r *secureRound) receive(ctx context.Context, pending []int, want func(seca
 		if err != nil {
 			return false, err
 		}
-		if m.Round != r.state.Round || !want(msg) || senderOf(msg) != p.id {
+		if m.Round != r.state.Round || !want(msg) || senderOf(msg) != r.secaggID(p.id) {
 			return false, fmt.Errorf("unexpected secagg message %T from client %d for round %d", msg, senderOf(msg), m.Round)
 		}
 		return true, r.srv.Receive(msg)
 	})
 }
 
-// sendAll sends m to the clients in to that are still there.
+// sendAll sends m to the clients in to (by secagg id) that are still there.
 func (r *secureRound) sendAll(to []int, m secagg.Message) error {
 	b, err := m.MarshalBinary()
 	if err != nil {
 		return err
 	}
 	frame := secaggMsg{Round: r.state.Round, Payload: b}.encode()
-	for _, id := range to {
-		if p := r.s.peers[id]; !p.dropped {
+	for _, i := range to {
+		if p := r.s.peers[r.client(i)]; !p.dropped {
 			r.s.send(p, frame)
 		}
 	}
@@ -518,7 +542,7 @@ func (w *worker) secureRound(ctx context.Context, m trainMsg) error {
 	fail := func(err error) error {
 		return fmt.Errorf("fedavg: client %d round %d: secure aggregation: %w", id, m.Round, err)
 	}
-	cfg, err := w.secagg.config(w.clients, len(m.Params), m.Round)
+	cfg, id, err := w.secaggConfig(m)
 	if err != nil {
 		return fail(err)
 	}
@@ -576,9 +600,9 @@ func (w *worker) secureRound(ctx context.Context, m trainMsg) error {
 	}
 
 	c.logf("fedavg client %d: round %d: training", id, m.Round)
-	u, err := LocalUpdate(w.model, m.Params, w.data, m.Config, m.Round, id)
+	u, err := w.update(m)
 	if err != nil {
-		return fmt.Errorf("fedavg: client %d round %d: %w", id, m.Round, err)
+		return err
 	}
 	input, err := w.secagg.secureInput(cfg.Quantizer, u, m.Config.Seed, m.Round, id)
 	if err != nil {

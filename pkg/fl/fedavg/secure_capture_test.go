@@ -97,29 +97,7 @@ func TestSecAggWireCaptureHoldsNoPerClientMetadata(t *testing.T) {
 			opts.SecAgg = &SecAggOptions{}
 		}
 		p := newProcess(t, opts)
-		srv, err := p.Listen("tcp://127.0.0.1:0", ServerOptions{Clients: n, DataSeed: seed, Timeout: 5 * time.Second, Logf: t.Logf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tp := newTap(t, srv.Addr())
-		procs := make([]*clientProc, n)
-		for id := range procs {
-			procs[id] = startClient(t, tp.endpoint(), id)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		state, err := p.Initialize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := srv.Next(ctx, state); err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		srv.Close()
-		for _, c := range procs {
-			c.exitStatus(t)
-		}
-		capture := tp.bytes()
+		capture, state, _ := tappedRound(t, p, n, seed)
 		m, err := p.instance()
 		if err != nil {
 			t.Fatal(err)
@@ -138,4 +116,35 @@ func TestSecAggWireCaptureHoldsNoPerClientMetadata(t *testing.T) {
 			}
 		}
 	}
+}
+
+// tappedRound runs the first round of p between a server and n client
+// processes through a tap, and returns what crossed the wire, the state the
+// round started from and its metrics.
+func tappedRound(t *testing.T, p *Process, n int, seed int64) ([]byte, State, Metrics) {
+	t.Helper()
+	srv, err := p.Listen("tcp://127.0.0.1:0", ServerOptions{Clients: n, DataSeed: seed, Timeout: 5 * time.Second, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := newTap(t, srv.Addr())
+	procs := make([]*clientProc, n)
+	for id := range procs {
+		procs[id] = startClient(t, tp.endpoint(), id)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	state, err := p.Initialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, m, err := srv.Next(ctx, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	for _, c := range procs {
+		c.exitStatus(t)
+	}
+	return tp.bytes(), state, m
 }

@@ -117,7 +117,18 @@ func (s *Server) secAgg() *SecAggOptions {
 		return nil
 	}
 	o := s.p.opts.SecAgg.withDefaults()
+	if s.p.opts.DP != nil {
+		o = s.p.opts.DP.secAgg()
+	}
 	return &o
+}
+
+// dpClip returns the L2 clipping norm the clients must apply (0: no DP).
+func (s *Server) dpClip() float64 {
+	if s.p.opts.DP == nil {
+		return 0
+	}
+	return s.p.opts.DP.Clip
 }
 
 // Addr returns the endpoint the server listens on, with the actual port.
@@ -283,6 +294,7 @@ func (s *Server) hello(ident []byte, d *decoder) error {
 		DataSeed:  s.opts.DataSeed,
 		Heartbeat: int((s.opts.Timeout / 5).Milliseconds()),
 		SecAgg:    s.secAgg(),
+		DPClip:    s.dpClip(),
 	}.encode())
 	return nil
 }
@@ -294,6 +306,10 @@ func (s *Server) WaitClients(ctx context.Context) error {
 	if s.ready {
 		return nil
 	}
+	// Heartbeats keep the clients that joined early waiting (they give up
+	// after five silent intervals).
+	tick := time.NewTicker(s.opts.Timeout / 5)
+	defer tick.Stop()
 	for {
 		var missing []int
 		for id := range s.opts.Clients {
@@ -308,6 +324,12 @@ func (s *Server) WaitClients(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("fedavg: clients %v did not join: %w", missing, ctx.Err())
+		case <-tick.C:
+			for _, p := range s.peers {
+				if !p.dropped {
+					s.send(p, newMsg(kindHeartbeat).b)
+				}
+			}
 		case in := <-s.in:
 			if in.err != nil {
 				return fmt.Errorf("fedavg: server socket: %w", in.err)
@@ -338,12 +360,17 @@ func (s *Server) WaitClients(ctx context.Context) error {
 // result. Clients that stay silent longer than the timeout are dropped and
 // the round goes on without them; it fails if no client is left (with
 // secure aggregation, if fewer than its threshold are left).
+// With Options.DP only the round's sample of the clients trains, and the
+// secure aggregation runs among the sample (see DPOptions).
 func (s *Server) Next(ctx context.Context, state State) (State, Metrics, error) {
 	if s.closed {
 		return state, Metrics{}, errors.New("fedavg: server closed")
 	}
 	if err := s.WaitClients(ctx); err != nil {
 		return state, Metrics{}, err
+	}
+	if s.p.opts.DP != nil {
+		return s.nextDP(ctx, state)
 	}
 	ids := s.active()
 	if len(ids) == 0 {
@@ -356,7 +383,7 @@ func (s *Server) Next(ctx context.Context, state State) (State, Metrics, error) 
 	if s.p.opts.SecAgg != nil {
 		agg, err = s.secureRound(ctx, state, ids)
 	} else {
-		agg, err = s.plainRound(ctx, state, ids)
+		agg, err = s.plainRound(ctx, state, ids, &plainAggregator{dim: len(state.Params), updates: map[int]Update{}})
 	}
 	if err != nil {
 		return state, Metrics{}, err
@@ -374,9 +401,8 @@ func (s *Server) Next(ctx context.Context, state State) (State, Metrics, error) 
 }
 
 // plainRound sends the global model to the clients and collects their
-// updates in the clear.
-func (s *Server) plainRound(ctx context.Context, state State, ids []int) (aggregator, error) {
-	agg := &plainAggregator{dim: len(state.Params), updates: map[int]Update{}}
+// updates in the clear into agg.
+func (s *Server) plainRound(ctx context.Context, state State, ids []int, agg aggregator) (aggregator, error) {
 	train := trainMsg{Round: state.Round, Config: s.p.trainConfig(), Params: state.Params}.encode()
 	pending := map[int]bool{}
 	for _, id := range ids {

@@ -3,6 +3,7 @@ package fedavg
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/ppml-go/ppml/internal/wire"
 )
@@ -15,9 +16,13 @@ import (
 //
 //	hello      client → server   client id
 //	welcome    server → client   clients, data seed, heartbeat interval (ms),
-//	                             secure aggregation flag [, clip, max weight, threshold]
+//	                             secure aggregation flag [, clip, max weight, threshold],
+//	                             DP clipping norm (0: no DP)
 //	ready      client → server   example count (0 with secure aggregation)
-//	train      server → client   round, TrainConfig, global parameters
+//	train      server → client   round, TrainConfig, global parameters, sample
+//	                             flag [, sampled ids, neighbours, threshold,
+//	                             graph seed, corrupt and dropout fractions]
+//	                             (secure DP rounds: the aggregation's members)
 //	update     client → server   round, weight, seen, loss sum, correct, delta
 //	                             (plain aggregation only)
 //	secagg     both ways         round, secagg message
@@ -115,14 +120,17 @@ type welcomeMsg struct {
 	DataSeed  int64
 	Heartbeat int            // milliseconds
 	SecAgg    *SecAggOptions // nil: plain aggregation
+	DPClip    float64        // DP-FedAvg's L2 clipping norm; 0: no DP
 }
 
 func (m welcomeMsg) encode() []byte {
 	e := newMsg(kindWelcome).int(m.Clients).u64(uint64(m.DataSeed)).int(m.Heartbeat)
 	if m.SecAgg == nil {
-		return e.u32(0).b
+		e.u32(0)
+	} else {
+		e.u32(1).f64(m.SecAgg.Clip).int(m.SecAgg.MaxWeight).int(m.SecAgg.Threshold)
 	}
-	return e.u32(1).f64(m.SecAgg.Clip).int(m.SecAgg.MaxWeight).int(m.SecAgg.Threshold).b
+	return e.f64(m.DPClip).b
 }
 
 func decodeWelcome(d *decoder) (welcomeMsg, error) {
@@ -133,6 +141,10 @@ func decodeWelcome(d *decoder) (welcomeMsg, error) {
 			return m, err
 		}
 	}
+	m.DPClip = d.f64()
+	if !(m.DPClip >= 0) || math.IsInf(m.DPClip, 0) {
+		return m, fmt.Errorf("fedavg: welcome with DP clipping norm %v", m.DPClip)
+	}
 	return m, d.finish(kindWelcome)
 }
 
@@ -140,17 +152,48 @@ type trainMsg struct {
 	Round  int
 	Config TrainConfig
 	Params []float32
+	Sample *sampleRound // secure DP rounds only
 }
 
 func (m trainMsg) encode() []byte {
 	c := m.Config
-	return newMsg(kindTrain).int(m.Round).int(c.LocalEpochs).int(c.BatchSize).f64(c.LearningRate).u64(c.Seed).f32s(m.Params).b
+	e := newMsg(kindTrain).int(m.Round).int(c.LocalEpochs).int(c.BatchSize).f64(c.LearningRate).u64(c.Seed).f32s(m.Params)
+	if m.Sample == nil {
+		return e.u32(0).b
+	}
+	s := m.Sample
+	e.u32(1).int(len(s.Members))
+	for _, id := range s.Members {
+		e.int(id)
+	}
+	return e.int(s.Neighbours).int(s.Threshold).bytes(s.GraphSeed[:]).f64(s.Corrupt).f64(s.Dropout).b
 }
 
 func decodeTrain(d *decoder) (trainMsg, error) {
 	m := trainMsg{Round: d.int()}
 	m.Config = TrainConfig{LocalEpochs: d.int(), BatchSize: d.int(), LearningRate: d.f64(), Seed: d.u64()}
 	m.Params = d.f32s()
+	if d.u32() != 0 {
+		n := d.int()
+		if n < 0 || n > maxSecureClients {
+			return m, fmt.Errorf("fedavg: malformed train message: sample of %d clients", n)
+		}
+		s := &sampleRound{Members: make([]int, n)}
+		for i := range s.Members {
+			s.Members[i] = d.int()
+			if i > 0 && s.Members[i] <= s.Members[i-1] {
+				return m, errors.New("fedavg: malformed train message: sample not in increasing order")
+			}
+		}
+		s.Neighbours, s.Threshold = d.int(), d.int()
+		seed := d.bytes()
+		if len(seed) != len(s.GraphSeed) {
+			return m, fmt.Errorf("fedavg: malformed train message: graph seed of %d bytes", len(seed))
+		}
+		copy(s.GraphSeed[:], seed)
+		s.Corrupt, s.Dropout = d.f64(), d.f64()
+		m.Sample = s
+	}
 	return m, d.finish(kindTrain)
 }
 

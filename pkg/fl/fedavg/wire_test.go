@@ -42,8 +42,8 @@ func TestWireRoundTrip(t *testing.T) {
 
 func TestWireRejectsMalformed(t *testing.T) {
 	train := trainMsg{Round: 1, Config: TrainConfig{LocalEpochs: 1, BatchSize: 1, LearningRate: 1}, Params: []float32{1, 2}}.encode()
-	huge := append([]byte(nil), train[:len(train)-12]...)
-	huge = append(huge, 0xff, 0xff, 0xff, 0x7f) // a length of 2^31-1 values
+	huge := append([]byte(nil), train[:len(train)-16]...) // less the two values and the sample flag
+	huge = append(huge, 0xff, 0xff, 0xff, 0x7f)           // a length of 2^31-1 values
 	for _, tc := range []struct {
 		name  string
 		frame []byte
@@ -52,7 +52,7 @@ func TestWireRejectsMalformed(t *testing.T) {
 		{"empty", nil, "not a fedavg message"},
 		{"bad magic", []byte{0x00, byte(kindHello)}, "not a fedavg message"},
 		{"unknown kind", []byte{wireMagic, 99}, "unknown message kind 99"},
-		{"truncated", train[:len(train)-3], "malformed train message: count 2 does not fit"},
+		{"truncated", train[:len(train)-7], "malformed train message: count 2 does not fit"},
 		{"trailing", append(append([]byte(nil), train...), 0), "1 unexpected trailing bytes"},
 		{"huge vector", huge, "exceeds the limit"},
 	} {
