@@ -76,7 +76,7 @@ type kernel struct {
 
 	mu          sync.Mutex
 	pending     map[string]route            // client request msg_id → its route
-	catchers    map[string]*panicCatcher    // execute_request msg_id → its catcher
+	catchers    map[string]*errorCatcher    // execute_request msg_id → its catcher
 	internal    map[string]*internalRequest // the front's own requests to GoNB, by msg_id
 	gonbVersion string                      // GoNB's module version, from its binary
 	proj        *project                    // the project notebooks import; nil for none
@@ -99,7 +99,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		log:      log.New(cfg.Log, "ppml kernel: ", log.LstdFlags),
 		session:  jupyter.NewSession(),
 		pending:  map[string]route{},
-		catchers: map[string]*panicCatcher{},
+		catchers: map[string]*errorCatcher{},
 		internal: map[string]*internalRequest{},
 		replied:  make(chan struct{}),
 	}
@@ -383,7 +383,7 @@ func (k *kernel) clientMessage(ch jupyter.Channel, m *jupyter.Message) error {
 		k.mu.Lock()
 		k.pending[id] = route{ch: ch, ids: m.Identities}
 		if m.Type() == "execute_request" {
-			k.catchers[id] = newPanicCatcher()
+			k.catchers[id] = newErrorCatcher()
 		}
 		k.mu.Unlock()
 	}
