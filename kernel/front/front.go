@@ -50,10 +50,17 @@ var (
 	ReplyDelayLimit = 5 * time.Second
 )
 
-// route is where the reply to a client's request goes.
+// route is where the reply to a client's request goes, with what the front
+// needs of the request to amend the reply.
 type route struct {
 	ch  jupyter.Channel
 	ids [][]byte
+	// history is the code of an execute_request to record in the history
+	// once it has an execution_count, or "".
+	history string
+	// onCommand: an inspect_request's cursor is on a line of GoNB's special
+	// commands, for which GoNB's help is the answer.
+	onCommand bool
 }
 
 // internalRequest is a request of the front's own to GoNB. Its iopub
@@ -78,6 +85,7 @@ type kernel struct {
 	pending     map[string]route            // client request msg_id → its route
 	catchers    map[string]*errorCatcher    // execute_request msg_id → its catcher
 	internal    map[string]*internalRequest // the front's own requests to GoNB, by msg_id
+	history     history                     // the cells clients ran
 	gonbVersion string                      // GoNB's module version, from its binary
 	proj        *project                    // the project notebooks import; nil for none
 	shutdown    atomic.Bool                 // a shutdown_request was forwarded
@@ -376,12 +384,33 @@ func (k *kernel) clientMessage(ch jupyter.Channel, m *jupyter.Message) error {
 		}
 		return k.answer(ch, m, "is_complete_reply", reply)
 	case "history_request":
-		return k.answer(ch, m, "history_reply", map[string]any{"status": "ok", "history": []any{}})
+		var req historyRequest
+		if err := m.DecodeContent(&req); err != nil {
+			return err
+		}
+		return k.answer(ch, m, "history_reply", map[string]any{"status": "ok", "history": k.history.answer(req)})
 	}
 	id := m.Header.MsgID
 	if ch != jupyter.Stdin && strings.HasSuffix(m.Type(), "_request") {
+		r := route{ch: ch, ids: m.Identities}
+		var req struct {
+			Code         string `json:"code"`
+			CursorPos    int    `json:"cursor_pos"`
+			Silent       bool   `json:"silent"`
+			StoreHistory *bool  `json:"store_history"`
+		}
+		switch m.Type() {
+		case "execute_request":
+			if m.DecodeContent(&req) == nil && !req.Silent && (req.StoreHistory == nil || *req.StoreHistory) {
+				r.history = req.Code
+			}
+		case "inspect_request":
+			if m.DecodeContent(&req) == nil {
+				r.onCommand = onCommandLine(req.Code, req.CursorPos)
+			}
+		}
 		k.mu.Lock()
-		k.pending[id] = route{ch: ch, ids: m.Identities}
+		k.pending[id] = r
 		if m.Type() == "execute_request" {
 			k.catchers[id] = newErrorCatcher()
 		}
@@ -499,8 +528,18 @@ func (k *kernel) childMessage(ch jupyter.Channel, m *jupyter.Message) error {
 		k.mu.Unlock()
 		catcher.patchReply(m)
 	}
-	if m.Type() == "kernel_info_reply" {
+	switch m.Type() {
+	case "kernel_info_reply":
 		k.patchKernelInfo(m)
+	case "inspect_reply":
+		k.patchInspect(m, r.onCommand)
+	case "execute_reply":
+		var c struct {
+			ExecutionCount int `json:"execution_count"`
+		}
+		if r.history != "" && m.DecodeContent(&c) == nil && c.ExecutionCount > 0 {
+			k.history.add(c.ExecutionCount, r.history)
+		}
 	}
 	m.Identities = r.ids
 	err := k.front.Send(r.ch, m)
@@ -531,6 +570,47 @@ func (k *kernel) patchKernelInfo(m *jupyter.Message) {
 	info["implementation_version"] = k.gonbVersion
 	info["banner"] = fmt.Sprintf("Go (ppml): GoNB %s behind ppml kernel, %v", k.gonbVersion, lang["version"])
 	_ = m.SetContent(info)
+}
+
+// patchInspect makes an inspect_reply of GoNB's say found=false when it
+// found nothing to show. GoNB answers with gopls's hover (text/markdown) when
+// there is one; otherwise, outside a line of special commands (where its help
+// is the answer), it puts gopls's or its own error text in text/plain and
+// says found=true, which a client would show as documentation.
+func (k *kernel) patchInspect(m *jupyter.Message, onCommand bool) {
+	var c struct {
+		Status string         `json:"status"`
+		Found  bool           `json:"found"`
+		Data   map[string]any `json:"data"`
+	}
+	if onCommand || m.DecodeContent(&c) != nil || c.Status != "ok" || !c.Found {
+		return
+	}
+	if _, ok := c.Data["text/markdown"]; ok {
+		return
+	}
+	if k.cfg.Verbose {
+		k.log.Printf("inspect found nothing: %v", c.Data["text/plain"])
+	}
+	_ = m.SetContent(map[string]any{"status": "ok", "found": false, "data": map[string]any{}, "metadata": map[string]any{}})
+}
+
+// onCommandLine reports whether the cursor (in characters, as the protocol
+// counts) is on a line of GoNB's special commands (% or !).
+func onCommandLine(code string, cursor int) bool {
+	start, i := 0, 0
+	for j, r := range code {
+		if i == cursor {
+			break
+		}
+		if r == '\n' {
+			start = j + 1
+		}
+		i++
+	}
+	line, _, _ := strings.Cut(code[start:], "\n")
+	line = strings.TrimSpace(line)
+	return strings.HasPrefix(line, "%") || strings.HasPrefix(line, "!")
 }
 
 // logInternal logs what GoNB printed on stderr (and, verbose, on stdout)
