@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ppml-go/ppml/internal/reaper"
 	"github.com/ppml-go/ppml/kernel/jupyter"
 )
 
@@ -130,7 +131,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if bi, err := buildinfo.ReadFile(gonb); err == nil && bi.Main.Version != "" {
 		k.gonbVersion = bi.Main.Version
 	}
-	becomeSubreaper()
+	// What GoNB or its guardian leaves when killed is adopted by the front
+	// and killed before Run returns.
+	if err := reaper.BecomeSubreaper(); err != nil {
+		k.log.Print(err)
+	}
 	defer killOrphans(k.log)
 
 	if k.front, err = jupyter.Listen(info); err != nil {
@@ -158,10 +163,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 
-	cmd := exec.Command(gonb, "--kernel", childFile)
+	cmd := gonbCommand(gonb, "--kernel", childFile)
 	logs := &klogFilter{w: cfg.Log, verbose: cfg.Verbose}
 	cmd.Stdout, cmd.Stderr = logs, logs
-	setParentDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start gonb: %w", err)
 	}
@@ -642,6 +646,14 @@ func isIdle(m *jupyter.Message) bool {
 	}
 	var st statusContent
 	return m.DecodeContent(&st) == nil && st.ExecutionState == "idle"
+}
+
+// killOrphans kills the front's remaining descendants: what GoNB left when
+// it exited, adopted by the front as subreaper.
+func killOrphans(l *log.Logger) {
+	for _, pid := range reaper.KillDescendants(os.Getpid()) {
+		l.Printf("killed process %d left behind by gonb", pid)
+	}
 }
 
 // stopProcess asks cmd to exit with SIGTERM and kills it after StopTimeout.

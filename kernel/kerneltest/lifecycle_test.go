@@ -226,14 +226,6 @@ func TestKernelLeavesNoProcess(t *testing.T) {
 	}
 	for _, st := range stops {
 		t.Run(st.name, func(t *testing.T) {
-			if st.name == "front killed alone" {
-				// Known defect: GoNB gets SIGTERM when the front dies, but
-				// sometimes exits before its running cell program, which
-				// then outlives the kernel (seen 2 runs in 5 on a loaded
-				// machine). A guardian process between the front and GoNB
-				// is the fix; until then this case does not gate CI.
-				t.Skip("known defect: a cell program can outlive a front killed with SIGKILL alone (see kernel/README.md)")
-			}
 			cmd, s, marker := startKernelUnder(t, jp, kernelName, st.parent)
 			execute(t, s, sleeper, true)
 			st.stop(t, cmd, s)
