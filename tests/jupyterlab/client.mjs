@@ -31,13 +31,19 @@ for (const level of ['error', 'warn']) {
   console[level] = (...args) => {
     const text = args.map(a => (a instanceof Error ? a.message : String(a))).join(' ');
     if (!(restarting && level === 'warn' && text.startsWith('Connection lost, reconnecting'))) {
-      problems.push(`console.${level}: ${text}`);
+      problem(`console.${level}: ${text}`);
     }
     original(...args);
   };
 }
-process.on('uncaughtException', e => problems.push(`uncaught exception: ${e?.message ?? e}`));
-process.on('unhandledRejection', e => problems.push(`unhandled rejection: ${e?.message ?? e}`));
+process.on('uncaughtException', e => problem(`uncaught exception: ${e?.message ?? e}`));
+process.on('unhandledRejection', e => problem(`unhandled rejection: ${e?.message ?? e}`));
+
+// problem records a problem, printing it the first time it comes.
+function problem(text) {
+  if (!problems.includes(text)) console.log(JSON.stringify({ problem: text }));
+  problems.push(text);
+}
 
 const received = {}; // msg_type → count, of the messages the library accepted
 
@@ -49,6 +55,13 @@ function withTimeout(promise, ms, what) {
       timer = setTimeout(() => reject(new Error(`no ${what} after ${ms} ms`)), ms);
     })
   ]).finally(() => clearTimeout(timer));
+}
+
+// counted lists each distinct text once, with how many times it came.
+function counted(texts) {
+  const n = new Map();
+  for (const t of texts) n.set(t, (n.get(t) ?? 0) + 1);
+  return [...n].map(([t, k]) => (k > 1 ? `${t} (${k} times)` : t));
 }
 
 function assert(cond, message) {
@@ -67,7 +80,21 @@ async function check(name, fn) {
   r.ms = Date.now() - t0;
   results.push(r);
   console.log(JSON.stringify(r));
+  if (!r.ok && problems.length > 0) {
+    // The library dropped messages: every other check would wait for its
+    // timeout.
+    await finish();
+  }
   return r.ok;
+}
+
+// finish shuts the kernel down, prints the summary and exits.
+async function finish() {
+  await new Promise(r => setTimeout(r, 500)); // messages still in the library's queue
+  if (kernel && !kernel.isDisposed) await withTimeout(kernel.shutdown(), 30000, 'shutdown').catch(() => {});
+  const ok = results.every(r => r.ok) && problems.length === 0;
+  console.log(JSON.stringify({ summary: { ok, problems: counted(problems), received, passed: results.filter(r => r.ok).length, checks: results.length } }));
+  process.exit(ok ? 0 : 1);
 }
 
 // execute runs code and collects what the kernel published for it, until the
@@ -104,8 +131,8 @@ function expectOK(r, what) {
   assert(r.reply.status === 'ok', `${what}: reply status ${r.reply.status} (${r.reply.evalue ?? ''}), stderr ${JSON.stringify(r.stderr)}`);
 }
 
-async function waitIdle(kernel, what) {
-  const deadline = Date.now() + cellTimeout;
+async function waitIdle(kernel, what, timeout = cellTimeout) {
+  const deadline = Date.now() + timeout;
   while (kernel.status !== 'idle' || kernel.connectionStatus !== 'connected') {
     assert(Date.now() < deadline, `${what}: kernel status ${kernel.status}, connection ${kernel.connectionStatus}`);
     await new Promise(r => setTimeout(r, 50));
@@ -117,19 +144,16 @@ const manager = new KernelManager({ serverSettings });
 let kernel;
 const started = Date.now();
 
-await check('start', async () => {
+const startedOK = await check('start', async () => {
   await withTimeout(manager.ready, 60000, 'kernel manager');
   kernel = await withTimeout(manager.startNew({ name: kernelName }), 60000, 'started kernel');
   kernel.anyMessage.connect((_, { msg, direction }) => {
     if (direction === 'recv') received[msg.header.msg_type] = (received[msg.header.msg_type] ?? 0) + 1;
   });
-  await waitIdle(kernel, 'after start');
+  await waitIdle(kernel, 'after start', 90000);
   return `kernel ${kernel.id}, username ${JSON.stringify(kernel.username)}, idle after ${Date.now() - started} ms`;
 });
-if (!kernel) {
-  console.log(JSON.stringify({ summary: { ok: false, problems, received, results } }));
-  process.exit(1);
-}
+if (!startedOK) await finish(); // every other check would wait for its timeout
 
 await check('kernel_info', async () => {
   const info = await withTimeout(kernel.info, 60000, 'kernel_info_reply');
@@ -277,8 +301,4 @@ await check('shutdown', async () => {
   await withTimeout(kernel.shutdown(), 60000, 'shutdown');
 });
 
-// Messages still in the library's queue are handled before the summary.
-await new Promise(r => setTimeout(r, 500));
-const ok = results.every(r => r.ok) && problems.length === 0;
-console.log(JSON.stringify({ summary: { ok, problems, received, passed: results.filter(r => r.ok).length, checks: results.length } }));
-process.exit(ok ? 0 : 1);
+await finish();
