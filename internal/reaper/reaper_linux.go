@@ -1,6 +1,7 @@
 package reaper
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -119,6 +120,28 @@ func reapChildren(d time.Duration) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+}
+
+// WithEnv returns the live processes (zombies left out) whose environment
+// has entry ("NAME=value"): how a test finds what a program it ran left
+// behind, whatever became of their parents.
+func WithEnv(entry string) []int {
+	envs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	var pids []int
+	for _, f := range envs {
+		data, err := os.ReadFile(f)
+		if err != nil || !bytes.Contains(data, []byte("\x00"+entry+"\x00")) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(filepath.Dir(f), "stat"))
+		if err != nil {
+			continue
+		}
+		if p, ok := parseStat(string(stat)); ok && p.State != "Z" {
+			pids = append(pids, p.PID)
+		}
+	}
+	return pids
 }
 
 // Process is a process as /proc/PID/stat shows it.

@@ -16,6 +16,9 @@ func guard(argv []string) int { return 2 }
 // KillDescendants finds nothing to kill on this platform.
 func KillDescendants(pid int) []int { return nil }
 
+// WithEnv finds nothing on this platform.
+func WithEnv(entry string) []int { return nil }
+
 // Process is a process as /proc/PID/stat shows it.
 type Process struct {
 	PID, PPID int

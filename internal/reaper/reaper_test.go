@@ -4,11 +4,9 @@ package reaper
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -39,32 +37,12 @@ func parent() int {
 	return 0
 }
 
-// marked returns the live processes whose environment has marker.
-func marked(marker string) []int {
-	envs, _ := filepath.Glob("/proc/[0-9]*/environ")
-	var pids []int
-	for _, f := range envs {
-		data, err := os.ReadFile(f)
-		if err != nil || !bytes.Contains(data, []byte("\x00"+marker+"\x00")) {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join(filepath.Dir(f), "stat"))
-		if err != nil {
-			continue
-		}
-		if p, ok := parseStat(string(stat)); ok && p.State != "Z" {
-			pids = append(pids, p.PID)
-		}
-	}
-	return pids
-}
-
 func waitNoneLeft(t *testing.T, marker string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for len(marked(marker)) > 0 {
+	for len(WithEnv(marker)) > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("processes left behind: %v", marked(marker))
+			t.Fatalf("processes left behind: %v", WithEnv(marker))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -92,7 +70,7 @@ func TestParentKilled(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("parent said %q, want ready", line)
 	}
-	if n := len(marked(marker)); n < 4 { // parent, guardian, shell's sleep, orphaned sleep
+	if n := len(WithEnv(marker)); n < 4 { // parent, guardian, shell's sleep, orphaned sleep
 		t.Errorf("%d marked processes before the kill, want 4", n)
 	}
 	cmd.Process.Kill()

@@ -107,25 +107,7 @@ func TestJupyterLabClient(t *testing.T) {
 	}
 	// The client shut the kernel down: nothing of it may be left, the
 	// server aside.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var left []int
-		for _, pid := range marked(marker) {
-			if pid != server.cmd.Process.Pid {
-				left = append(left, pid)
-			}
-		}
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			for _, pid := range left {
-				t.Errorf("process %d left after the kernel's shutdown: %s", pid, cmdline(pid))
-			}
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitNoneLeft(t, marker, 20*time.Second, server.cmd.Process.Pid)
 }
 
 // jupyterServer is a Jupyter server started for a test.
