@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Go: Debian packages (Jupyter, nbclient,
 # jupyter_kernel_test, PyTorch and numpy for benchmarks' references, Chromium,
-# bubblewrap) and the npm package playwright-core for the browser test.
+# bubblewrap, jupyter_server) and the npm packages of the browser test
+# (playwright-core) and of the JupyterLab client test (@jupyterlab/services).
 #
 # Usage: scripts/install-test-deps.sh [--if-missing]
 #   --if-missing  do nothing when everything is there; when something is
@@ -13,7 +14,8 @@ source scripts/env.sh
 
 debs=(python3-nbclient python3-nbconvert python3-nbformat python3-ipykernel
       python3-jupyter-kernel-test jupyter-notebook jupyter-console
-      python3-numpy python3-torch chromium bubblewrap nodejs npm)
+      python3-numpy python3-torch chromium bubblewrap nodejs npm
+      python3-jupyter-server)
 
 missing=()
 for p in "${debs[@]}"; do
@@ -52,5 +54,15 @@ if [ -f tests/browser/package.json ] && [ ! -d tests/browser/node_modules/playwr
     (cd tests/browser && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
   else
     echo "install-test-deps: npm not found: the browser test will skip." >&2
+  fi
+fi
+
+# @jupyterlab/services, JupyterLab's kernel client, for kernel/kerneltest's
+# TestJupyterLabClient (tests/jupyterlab; the version its package-lock.json pins).
+if [ ! -f tests/jupyterlab/node_modules/@jupyterlab/services/package.json ]; then
+  if command -v npm >/dev/null; then
+    (cd tests/jupyterlab && npm ci --no-audit --no-fund --silent)
+  else
+    echo "install-test-deps: npm not found: kernel/kerneltest's JupyterLab client test will fail." >&2
   fi
 fi

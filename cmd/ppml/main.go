@@ -13,6 +13,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/ppml-go/ppml/internal/reaper"
 )
 
 // command is one subcommand of ppml: its name (possibly two words, as in
@@ -97,6 +99,7 @@ func lookup(args []string) (command, []string, bool) {
 }
 
 func main() {
+	reaper.Main() // a guardian of the kernel (runner) or of GoNB (front) runs here and exits
 	args := os.Args[1:]
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage()

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ppml-go/ppml/internal/reaper"
 	"github.com/ppml-go/ppml/kernel/jupyter"
 )
 
@@ -50,10 +51,17 @@ var (
 	ReplyDelayLimit = 5 * time.Second
 )
 
-// route is where the reply to a client's request goes.
+// route is where the reply to a client's request goes, with what the front
+// needs of the request to amend the reply.
 type route struct {
 	ch  jupyter.Channel
 	ids [][]byte
+	// history is the code of an execute_request to record in the history
+	// once it has an execution_count, or "".
+	history string
+	// onCommand: an inspect_request's cursor is on a line of GoNB's special
+	// commands, for which GoNB's help is the answer.
+	onCommand bool
 }
 
 // internalRequest is a request of the front's own to GoNB. Its iopub
@@ -76,8 +84,9 @@ type kernel struct {
 
 	mu          sync.Mutex
 	pending     map[string]route            // client request msg_id → its route
-	catchers    map[string]*panicCatcher    // execute_request msg_id → its catcher
+	catchers    map[string]*errorCatcher    // execute_request msg_id → its catcher
 	internal    map[string]*internalRequest // the front's own requests to GoNB, by msg_id
+	history     history                     // the cells clients ran
 	gonbVersion string                      // GoNB's module version, from its binary
 	proj        *project                    // the project notebooks import; nil for none
 	shutdown    atomic.Bool                 // a shutdown_request was forwarded
@@ -99,7 +108,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		log:      log.New(cfg.Log, "ppml kernel: ", log.LstdFlags),
 		session:  jupyter.NewSession(),
 		pending:  map[string]route{},
-		catchers: map[string]*panicCatcher{},
+		catchers: map[string]*errorCatcher{},
 		internal: map[string]*internalRequest{},
 		replied:  make(chan struct{}),
 	}
@@ -122,7 +131,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if bi, err := buildinfo.ReadFile(gonb); err == nil && bi.Main.Version != "" {
 		k.gonbVersion = bi.Main.Version
 	}
-	becomeSubreaper()
+	// What GoNB or its guardian leaves when killed is adopted by the front
+	// and killed before Run returns.
+	if err := reaper.BecomeSubreaper(); err != nil {
+		k.log.Print(err)
+	}
 	defer killOrphans(k.log)
 
 	if k.front, err = jupyter.Listen(info); err != nil {
@@ -150,10 +163,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 
-	cmd := exec.Command(gonb, "--kernel", childFile)
+	cmd := gonbCommand(gonb, "--kernel", childFile)
 	logs := &klogFilter{w: cfg.Log, verbose: cfg.Verbose}
 	cmd.Stdout, cmd.Stderr = logs, logs
-	setParentDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start gonb: %w", err)
 	}
@@ -376,14 +388,35 @@ func (k *kernel) clientMessage(ch jupyter.Channel, m *jupyter.Message) error {
 		}
 		return k.answer(ch, m, "is_complete_reply", reply)
 	case "history_request":
-		return k.answer(ch, m, "history_reply", map[string]any{"status": "ok", "history": []any{}})
+		var req historyRequest
+		if err := m.DecodeContent(&req); err != nil {
+			return err
+		}
+		return k.answer(ch, m, "history_reply", map[string]any{"status": "ok", "history": k.history.answer(req)})
 	}
 	id := m.Header.MsgID
 	if ch != jupyter.Stdin && strings.HasSuffix(m.Type(), "_request") {
+		r := route{ch: ch, ids: m.Identities}
+		var req struct {
+			Code         string `json:"code"`
+			CursorPos    int    `json:"cursor_pos"`
+			Silent       bool   `json:"silent"`
+			StoreHistory *bool  `json:"store_history"`
+		}
+		switch m.Type() {
+		case "execute_request":
+			if m.DecodeContent(&req) == nil && !req.Silent && (req.StoreHistory == nil || *req.StoreHistory) {
+				r.history = req.Code
+			}
+		case "inspect_request":
+			if m.DecodeContent(&req) == nil {
+				r.onCommand = onCommandLine(req.Code, req.CursorPos)
+			}
+		}
 		k.mu.Lock()
-		k.pending[id] = route{ch: ch, ids: m.Identities}
+		k.pending[id] = r
 		if m.Type() == "execute_request" {
-			k.catchers[id] = newPanicCatcher()
+			k.catchers[id] = newErrorCatcher()
 		}
 		k.mu.Unlock()
 	}
@@ -499,8 +532,18 @@ func (k *kernel) childMessage(ch jupyter.Channel, m *jupyter.Message) error {
 		k.mu.Unlock()
 		catcher.patchReply(m)
 	}
-	if m.Type() == "kernel_info_reply" {
+	switch m.Type() {
+	case "kernel_info_reply":
 		k.patchKernelInfo(m)
+	case "inspect_reply":
+		k.patchInspect(m, r.onCommand)
+	case "execute_reply":
+		var c struct {
+			ExecutionCount int `json:"execution_count"`
+		}
+		if r.history != "" && m.DecodeContent(&c) == nil && c.ExecutionCount > 0 {
+			k.history.add(c.ExecutionCount, r.history)
+		}
 	}
 	m.Identities = r.ids
 	err := k.front.Send(r.ch, m)
@@ -533,6 +576,47 @@ func (k *kernel) patchKernelInfo(m *jupyter.Message) {
 	_ = m.SetContent(info)
 }
 
+// patchInspect makes an inspect_reply of GoNB's say found=false when it
+// found nothing to show. GoNB answers with gopls's hover (text/markdown) when
+// there is one; otherwise, outside a line of special commands (where its help
+// is the answer), it puts gopls's or its own error text in text/plain and
+// says found=true, which a client would show as documentation.
+func (k *kernel) patchInspect(m *jupyter.Message, onCommand bool) {
+	var c struct {
+		Status string         `json:"status"`
+		Found  bool           `json:"found"`
+		Data   map[string]any `json:"data"`
+	}
+	if onCommand || m.DecodeContent(&c) != nil || c.Status != "ok" || !c.Found {
+		return
+	}
+	if _, ok := c.Data["text/markdown"]; ok {
+		return
+	}
+	if k.cfg.Verbose {
+		k.log.Printf("inspect found nothing: %v", c.Data["text/plain"])
+	}
+	_ = m.SetContent(map[string]any{"status": "ok", "found": false, "data": map[string]any{}, "metadata": map[string]any{}})
+}
+
+// onCommandLine reports whether the cursor (in characters, as the protocol
+// counts) is on a line of GoNB's special commands (% or !).
+func onCommandLine(code string, cursor int) bool {
+	start, i := 0, 0
+	for j, r := range code {
+		if i == cursor {
+			break
+		}
+		if r == '\n' {
+			start = j + 1
+		}
+		i++
+	}
+	line, _, _ := strings.Cut(code[start:], "\n")
+	line = strings.TrimSpace(line)
+	return strings.HasPrefix(line, "%") || strings.HasPrefix(line, "!")
+}
+
 // logInternal logs what GoNB printed on stderr (and, verbose, on stdout)
 // or raised while serving the front's own requests.
 func (k *kernel) logInternal(m *jupyter.Message) {
@@ -562,6 +646,14 @@ func isIdle(m *jupyter.Message) bool {
 	}
 	var st statusContent
 	return m.DecodeContent(&st) == nil && st.ExecutionState == "idle"
+}
+
+// killOrphans kills the front's remaining descendants: what GoNB left when
+// it exited, adopted by the front as subreaper.
+func killOrphans(l *log.Logger) {
+	for _, pid := range reaper.KillDescendants(os.Getpid()) {
+		l.Printf("killed process %d left behind by gonb", pid)
+	}
 }
 
 // stopProcess asks cmd to exit with SIGTERM and kills it after StopTimeout.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppml-go/ppml/internal/reaper"
 	"github.com/ppml-go/ppml/kernel/jupyter"
 )
 
@@ -25,6 +26,7 @@ import (
 //	a cell with "echo":   prints setupMarker (the front's setup cell)
 //	anything else:        prints "ran"
 func TestMain(m *testing.M) {
+	reaper.Main()
 	if log := os.Getenv("FRONT_TEST_FAKE_GONB"); log != "" {
 		if err := fakeGoNB(log, os.Args[len(os.Args)-1]); err != nil {
 			fmt.Fprintln(os.Stderr, "fake gonb:", err)

@@ -16,27 +16,31 @@ var panicStart = regexp.MustCompile(`(?m)^(panic|fatal error): `)
 // exitStatus is the line GoNB appends to stderr when a cell's program fails.
 var exitStatus = regexp.MustCompile(`(?m)^(\^C\n)?exit status \d+\n?$`)
 
-// panicCatcher follows the iopub messages of one execute_request and turns a
-// panic's stderr report into one error message. Until it sees the runtime's
-// report it passes everything through; from the report on it holds stderr
-// streams and display_data (GoNB's HTML rendering of the same trace) until
-// either GoNB's error message, which it replaces by one error built from the
-// report, or the end of the request, where it releases what it held
-// unchanged (the text only looked like a panic).
-type panicCatcher struct {
+// errorCatcher follows the iopub messages of one execute_request and makes
+// one readable error of what GoNB reports in pieces. For a panic: until it
+// sees the runtime's report it passes everything through; from the report on
+// it holds stderr streams and display_data (GoNB's HTML rendering of the same
+// trace) until either GoNB's error message, which it replaces by one error
+// built from the report, or the end of the request, where it releases what it
+// held unchanged (the text only looked like a panic). For a failed build: it
+// passes GoNB's HTML listing of the compiler's messages through and remembers
+// them, and replaces GoNB's error ("failed to run go build") by one that
+// carries them (see compileMessages).
+type errorCatcher struct {
 	mu        sync.Mutex
 	lineStart bool // the stderr text so far ends at a line start
 	capturing bool
 	kind      string // "panic" or "fatal error"
 	report    strings.Builder
 	held      []*jupyter.Message
+	compile   []string      // the compiler's messages, from GoNB's HTML listing
 	result    *errorContent // the error that replaced GoNB's, once sent
 	idle      chan struct{} // closed when the idle status of the request went by
 	closeOnce sync.Once
 }
 
-func newPanicCatcher() *panicCatcher {
-	return &panicCatcher{lineStart: true, idle: make(chan struct{})}
+func newErrorCatcher() *errorCatcher {
+	return &errorCatcher{lineStart: true, idle: make(chan struct{})}
 }
 
 // errorContent is the content of an error message and of an execute_reply
@@ -58,7 +62,7 @@ type statusContent struct {
 
 // filter takes one iopub message of the request and returns those to
 // publish in its place, in order.
-func (c *panicCatcher) filter(m *jupyter.Message) []*jupyter.Message {
+func (c *errorCatcher) filter(m *jupyter.Message) []*jupyter.Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch m.Type() {
@@ -93,14 +97,30 @@ func (c *panicCatcher) filter(m *jupyter.Message) []*jupyter.Message {
 			c.held = append(c.held, m)
 			return nil
 		}
+		var d struct {
+			Data map[string]any `json:"data"`
+		}
+		if m.DecodeContent(&d) == nil {
+			if s, ok := d.Data["text/html"].(string); ok {
+				if lines := compileMessages(s); lines != nil {
+					c.compile = lines
+				}
+			}
+		}
 	case "error":
-		if c.capturing {
-			e := c.errorFromReport()
-			c.result = &e
+		var e errorContent
+		switch {
+		case c.capturing:
+			e = c.errorFromReport()
 			c.held = nil
-			_ = m.SetContent(e) // cannot fail: e marshals
+		case c.compile != nil && m.DecodeContent(&e) == nil && failedTool.MatchString(e.EValue):
+			e = compileError(c.compile)
+		default:
 			return []*jupyter.Message{m}
 		}
+		c.result = &e
+		_ = m.SetContent(e) // cannot fail: e marshals
+		return []*jupyter.Message{m}
 	case "status":
 		var st statusContent
 		if m.DecodeContent(&st) == nil && st.ExecutionState == "idle" {
@@ -113,7 +133,7 @@ func (c *panicCatcher) filter(m *jupyter.Message) []*jupyter.Message {
 }
 
 // published tells the catcher that what filter returned was published.
-func (c *panicCatcher) published(m *jupyter.Message) {
+func (c *errorCatcher) published(m *jupyter.Message) {
 	if isIdle(m) {
 		c.closeOnce.Do(func() { close(c.idle) })
 	}
@@ -122,7 +142,7 @@ func (c *panicCatcher) published(m *jupyter.Message) {
 // errorFromReport builds the error of a panic from the runtime's report:
 // ename "panic" (or "fatal error"), evalue the panic's value, and the report
 // without GoNB's closing "exit status 2" as the traceback.
-func (c *panicCatcher) errorFromReport() errorContent {
+func (c *errorCatcher) errorFromReport() errorContent {
 	report := exitStatus.ReplaceAllString(c.report.String(), "")
 	report = strings.TrimRight(report, "\n")
 	value := strings.TrimPrefix(report, c.kind+": ")
@@ -134,7 +154,7 @@ func (c *panicCatcher) errorFromReport() errorContent {
 
 // patchReply rewrites an execute_reply with status error after the error
 // message of the request was replaced, so that both say the same.
-func (c *panicCatcher) patchReply(m *jupyter.Message) {
+func (c *errorCatcher) patchReply(m *jupyter.Message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.result == nil {

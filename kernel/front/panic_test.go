@@ -81,7 +81,7 @@ func TestPanicCatcher(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newPanicCatcher()
+			c := newErrorCatcher()
 			var got []*jupyter.Message
 			for _, m := range tt.in {
 				got = append(got, c.filter(m)...)
@@ -94,7 +94,7 @@ func TestPanicCatcher(t *testing.T) {
 }
 
 func TestPanicCatcherPatchesReply(t *testing.T) {
-	c := newPanicCatcher()
+	c := newErrorCatcher()
 	c.filter(stderr(t, "panic: boom\n\ngoroutine 1 [running]:\n"))
 	c.filter(msg(t, "error", errorContent{EName: "ERROR", EValue: "exit status 2"}))
 	reply := msg(t, "execute_reply", map[string]any{"status": "error", "execution_count": 3, "ename": "ERROR", "evalue": "exit status 2"})

@@ -3,15 +3,10 @@
 package front
 
 import (
-	"log"
 	"os"
 	"os/exec"
 )
 
-func setParentDeathSignal(cmd *exec.Cmd) {}
+func gonbCommand(gonb string, args ...string) *exec.Cmd { return exec.Command(gonb, args...) }
 
 func terminate(cmd *exec.Cmd) { _ = cmd.Process.Signal(os.Interrupt) }
-
-func becomeSubreaper() {}
-
-func killOrphans(l *log.Logger) {}

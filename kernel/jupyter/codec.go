@@ -61,13 +61,14 @@ func (c *Codec) mac(parts ...[]byte) []byte {
 
 // Encode returns the frames of m: identities, delimiter, signature, header,
 // parent header, metadata, content, buffers. Empty metadata or content are
-// sent as {}.
+// sent as {}. The headers of a decoded message are sent as they came unless
+// they were changed; a changed header keeps the fields Header does not know.
 func (c *Codec) Encode(m *Message) ([][]byte, error) {
-	header, err := json.Marshal(&m.Header)
+	header, err := m.wireHeader.encode(m.Header)
 	if err != nil {
 		return nil, fmt.Errorf("jupyter: header: %w", err)
 	}
-	parent, err := json.Marshal(&m.ParentHeader)
+	parent, err := m.wireParent.encode(m.ParentHeader)
 	if err != nil {
 		return nil, fmt.Errorf("jupyter: parent header: %w", err)
 	}
@@ -128,6 +129,8 @@ func (c *Codec) Decode(frames [][]byte) (*Message, error) {
 	if err := json.Unmarshal(parent, &m.ParentHeader); err != nil {
 		return nil, fmt.Errorf("%w: parent header: %v", ErrMalformed, err)
 	}
+	m.wireHeader = wireHeader{raw: header, decoded: m.Header}
+	m.wireParent = wireHeader{raw: parent, decoded: m.ParentHeader}
 	if !json.Valid(metadata) {
 		return nil, fmt.Errorf("%w: metadata is not JSON", ErrMalformed)
 	}

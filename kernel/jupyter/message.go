@@ -14,16 +14,61 @@ import (
 const ProtocolVersion = "5.3"
 
 // Header is a message header (also used for parent_header). A zero Header
-// encodes as {}, the parent header of a message that answers nothing.
+// encodes as {}, the parent header of a message that answers nothing; any
+// other Header encodes with the six fields the protocol requires, empty
+// ones included (an empty username stays "": JupyterLab's client drops a
+// message whose header lacks one).
 type Header struct {
-	MsgID    string `json:"msg_id,omitempty"`
-	Session  string `json:"session,omitempty"`
-	Username string `json:"username,omitempty"`
-	Date     string `json:"date,omitempty"`
-	MsgType  string `json:"msg_type,omitempty"`
-	Version  string `json:"version,omitempty"`
+	MsgID    string `json:"msg_id"`
+	Session  string `json:"session"`
+	Username string `json:"username"`
+	Date     string `json:"date"`
+	MsgType  string `json:"msg_type"`
+	Version  string `json:"version"`
 	// SubshellID is set by kernels and clients that use subshells (JEP 91).
 	SubshellID string `json:"subshell_id,omitempty"`
+}
+
+// MarshalJSON encodes h as described at Header.
+func (h Header) MarshalJSON() ([]byte, error) {
+	if h == (Header{}) {
+		return []byte("{}"), nil
+	}
+	type plain Header // without the method
+	return json.Marshal(plain(h))
+}
+
+// wireHeader is a header as it came over the wire: its bytes and what they
+// decoded to. A header that was not changed since is sent with the same
+// bytes; a changed one keeps the fields this package does not know.
+type wireHeader struct {
+	raw     []byte
+	decoded Header
+}
+
+// encode returns the bytes of h, which was w when decoded (w may be zero).
+func (w wireHeader) encode(h Header) ([]byte, error) {
+	if w.raw != nil && h == w.decoded {
+		return w.raw, nil
+	}
+	if w.raw == nil || h == (Header{}) {
+		return json.Marshal(h)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(w.raw, &fields); err != nil || fields == nil {
+		return json.Marshal(h)
+	}
+	known, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(known, &fields); err != nil {
+		return nil, err
+	}
+	if h.SubshellID == "" {
+		delete(fields, "subshell_id")
+	}
+	return json.Marshal(fields)
 }
 
 // Message is one Jupyter message. Metadata and Content are kept as raw JSON
@@ -38,6 +83,10 @@ type Message struct {
 	Metadata     json.RawMessage
 	Content      json.RawMessage
 	Buffers      [][]byte
+
+	// The headers as decoded, so that a message passed on unchanged keeps
+	// their bytes (see Codec.Encode).
+	wireHeader, wireParent wireHeader
 }
 
 // Type returns the message type, Header.MsgType.
@@ -117,6 +166,7 @@ func (s *Session) NewMessage(msgType string, parent *Message, content any) (*Mes
 	}
 	if parent != nil {
 		m.ParentHeader = parent.Header
+		m.wireParent = parent.wireHeader
 		m.Identities = parent.Identities
 	}
 	if err := m.SetContent(content); err != nil {

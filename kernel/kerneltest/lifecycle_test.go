@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ppml-go/ppml/internal/reaper"
 	"github.com/ppml-go/ppml/kernel/jupyter"
 )
 
@@ -82,25 +84,9 @@ func startKernelUnder(t testing.TB, jupyterPath, name string, parent []string) (
 	return cmd, socks, marker
 }
 
-// marked returns the pids of the processes whose environment has marker.
-func marked(marker string) []int {
-	envs, _ := filepath.Glob("/proc/[0-9]*/environ")
-	var pids []int
-	for _, f := range envs {
-		data, err := os.ReadFile(f)
-		if err != nil || !bytes.Contains(data, []byte("\x00"+marker+"\x00")) {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join(filepath.Dir(f), "stat"))
-		if err == nil && strings.Contains(string(stat[bytes.LastIndexByte(stat, ')'):]), ") Z ") {
-			continue // a zombie: dead, waiting for its parent
-		}
-		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+// marked returns the pids of the live processes whose environment has
+// marker.
+func marked(marker string) []int { return reaper.WithEnv(marker) }
 
 func killMarked(marker string) {
 	for _, pid := range marked(marker) {
@@ -168,12 +154,18 @@ func isStdout(m *jupyter.Message) bool {
 	return m.Type() == "stream" && m.DecodeContent(&s) == nil && s.Name == "stdout"
 }
 
-// waitNoneLeft fails unless every process with marker is gone within d.
-func waitNoneLeft(t *testing.T, marker string, d time.Duration) {
+// waitNoneLeft fails unless every process with marker, but those of except,
+// is gone within d.
+func waitNoneLeft(t *testing.T, marker string, d time.Duration, except ...int) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		left := marked(marker)
+		var left []int
+		for _, pid := range marked(marker) {
+			if !slices.Contains(except, pid) {
+				left = append(left, pid)
+			}
+		}
 		if len(left) == 0 {
 			return
 		}
@@ -226,14 +218,6 @@ func TestKernelLeavesNoProcess(t *testing.T) {
 	}
 	for _, st := range stops {
 		t.Run(st.name, func(t *testing.T) {
-			if st.name == "front killed alone" {
-				// Known defect: GoNB gets SIGTERM when the front dies, but
-				// sometimes exits before its running cell program, which
-				// then outlives the kernel (seen 2 runs in 5 on a loaded
-				// machine). A guardian process between the front and GoNB
-				// is the fix; until then this case does not gate CI.
-				t.Skip("known defect: a cell program can outlive a front killed with SIGKILL alone (see kernel/README.md)")
-			}
 			cmd, s, marker := startKernelUnder(t, jp, kernelName, st.parent)
 			execute(t, s, sleeper, true)
 			st.stop(t, cmd, s)

@@ -10,10 +10,12 @@
 // reports per cell.
 //
 // No kernel process outlives its runner: kernels run in their own process
-// group under a reaper (see the reaper comment in reaper.go) that kills
-// them and everything they started when the runner goes, even by SIGKILL.
-// The reaper is the runner's own executable re-executed, so programs using
-// this package must let its init function run first (any Go program does).
+// group under a guardian (package internal/reaper) that kills them and
+// everything they started when the runner goes, even by SIGKILL. The
+// guardian is the runner's own executable re-executed, so a program using
+// this package calls reaper.Main first thing in main (and in TestMain);
+// in a program that does not, kernels run without a guardian, and only
+// the kernel itself is killed (parent-death signal) if the runner dies.
 package runner
 
 import (
@@ -63,7 +65,7 @@ type Options struct {
 	// ShutdownTimeout is how long a kernel has to exit after
 	// shutdown_request before it is killed (default 3s).
 	ShutdownTimeout time.Duration
-	// NoReaper starts the kernel directly instead of under the reaper
+	// NoReaper starts the kernel directly instead of under a guardian
 	// (then only the direct child is killed if the runner is killed).
 	NoReaper bool
 }
@@ -170,7 +172,7 @@ func (k *Kernel) Info() json.RawMessage {
 }
 
 // Pid returns the process id of the kernel's process group leader (the
-// reaper, or the kernel with NoReaper), 0 if none is running.
+// guardian, or the kernel without one), 0 if none is running.
 func (k *Kernel) Pid() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()

@@ -12,10 +12,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ppml-go/ppml/internal/reaper"
 	"github.com/ppml-go/ppml/kernel/jupyter"
 )
 
-// process is one running kernel process (under its reaper) and its
+// process is one running kernel process (under its guardian) and its
 // connection file.
 type process struct {
 	cmd      *exec.Cmd
@@ -28,7 +29,7 @@ type process struct {
 }
 
 // startProcess writes a connection file and starts the kernel of spec in
-// its own process group, under the reaper.
+// its own process group, under a guardian.
 func startProcess(spec *Spec, opts *Options) (*process, error) {
 	info, err := jupyter.NewConnectionInfo(spec.Name)
 	if err != nil {
@@ -51,14 +52,20 @@ func startProcess(spec *Spec, opts *Options) (*process, error) {
 	argv, specEnv := spec.command(p.connFile)
 	argv = append(append([]string(nil), opts.ArgvPrefix...), argv...)
 
-	self, err := os.Executable()
-	if err != nil || opts.NoReaper {
+	// The kernel runs under a guardian (package reaper) when the program
+	// called reaper.Main: it kills whatever the kernel leaves, also when the
+	// runner dies by SIGKILL.
+	guarded := false
+	if opts.NoReaper {
 		p.cmd = exec.Command(argv[0], argv[1:]...)
 	} else {
-		p.cmd = exec.Command(self, argv...)
-		p.cmd.Env = append(p.cmd.Env, reaperEnv+"=1")
+		p.cmd, guarded = reaper.Command(argv[0], argv[1:]...)
 	}
-	p.cmd.Env = append(append(append(os.Environ(), specEnv...), opts.Env...), p.cmd.Env...)
+	base := p.cmd.Env // the guardian's marker, if any
+	if base == nil {
+		base = os.Environ()
+	}
+	p.cmd.Env = append(append(base, specEnv...), opts.Env...)
 	p.cmd.Dir = opts.Dir
 	var out io.Writer = p.output
 	if opts.KernelOutput != nil {
@@ -66,11 +73,11 @@ func startProcess(spec *Spec, opts *Options) (*process, error) {
 	}
 	p.cmd.Stdout, p.cmd.Stderr = out, out
 	// Setpgid: the kernel and what it starts form a group that interrupts
-	// and kills reach at once. Pdeathsig: the reaper (or the kernel) learns
-	// of the runner's death even by SIGKILL; the reaper then kills all.
-	sig := syscall.SIGTERM
-	if opts.NoReaper {
-		sig = syscall.SIGKILL
+	// and kills reach at once. Pdeathsig: the guardian (or the kernel) learns
+	// of the runner's death even by SIGKILL; the guardian then kills all.
+	sig := syscall.SIGKILL
+	if guarded {
+		sig = syscall.SIGTERM
 	}
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: sig}
 	if err := p.cmd.Start(); err != nil {
@@ -110,7 +117,7 @@ func (p *process) kill(grace time.Duration) {
 		case <-time.After(grace):
 		}
 	}
-	// SIGTERM first lets the reaper kill descendants that left the group;
+	// SIGTERM first lets the guardian kill descendants that left the group;
 	// SIGKILL then ends what is left of the group.
 	p.signal(syscall.SIGTERM)
 	select {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppml-go/ppml/internal/reaper"
 	"github.com/ppml-go/ppml/kernel/nbformat"
 )
 
@@ -25,6 +26,7 @@ import (
 var testKernelBin string
 
 func TestMain(m *testing.M) {
+	reaper.Main()
 	if os.Getenv("RUNNER_TEST_HELPER") != "" {
 		os.Exit(m.Run()) // the helper test only; JUPYTER_PATH is inherited
 	}
