@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -71,10 +72,11 @@ func TestInitialization(t *testing.T) {
 		if err := m.Initialize(tc.init, 7); err != nil {
 			t.Fatal(err)
 		}
-		w, b, err := m.LayerWeights(0)
+		all, err := m.Weights()
 		if err != nil {
 			t.Fatal(err)
 		}
+		w, b := all[:30*20], all[30*20:30*20+20]
 		var maxW float64
 		for _, v := range w {
 			maxW = max(maxW, math.Abs(float64(v)))
@@ -94,22 +96,10 @@ func TestInitialization(t *testing.T) {
 		again, _ := m.Weights()
 		_ = m.Initialize(tc.init, 8)
 		other, _ := m.Weights()
-		if !equalFloats(first, again) || equalFloats(first, other) {
+		if !slices.Equal(first, again) || slices.Equal(first, other) {
 			t.Errorf("%v: same seed must give the same weights and another seed others", tc.init)
 		}
 	}
-}
-
-func equalFloats(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestWeightsRoundTrip(t *testing.T) {
@@ -123,20 +113,13 @@ func TestWeightsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalFloats(got, w) {
+	if !slices.Equal(got, w) {
 		t.Fatalf("Weights after SetWeights differ")
-	}
-	lw, lb, _ := m.LayerWeights(1)
-	if !equalFloats(lw, w[16:24]) || !equalFloats(lb, w[24:26]) {
-		t.Errorf("LayerWeights(1) = %v %v, want %v %v", lw, lb, w[16:24], w[24:26])
 	}
 	if err := m.SetWeights(w[1:]); err == nil {
 		t.Error("SetWeights with a short vector succeeded")
 	}
-	if err := m.SetLayerWeights(0, w[:11], w[12:16]); err == nil {
-		t.Error("SetLayerWeights with a short matrix succeeded")
-	}
-	if got, _ := m.Weights(); !equalFloats(got, w) {
+	if got, _ := m.Weights(); !slices.Equal(got, w) {
 		t.Error("a failed SetWeights changed the weights")
 	}
 	// Predict: a hand-computed forward pass.
@@ -157,8 +140,8 @@ func TestWeightsRoundTrip(t *testing.T) {
 func referenceForward(m *Model, w, x []float32) []float32 {
 	h := x
 	off := 0
-	for i, l := range m.layers {
-		in := m.layerIn(i)
+	for _, l := range m.layers {
+		in := len(h)
 		W, b := w[off:off+in*l.Units], w[off+in*l.Units:off+(in+1)*l.Units]
 		off += (in + 1) * l.Units
 		z := make([]float64, l.Units)
@@ -215,7 +198,7 @@ func TestBadInputLosesNothing(t *testing.T) {
 	if _, err := m.BackwardStep(tensors.FromFlatDataAndDimensions([]float32{1, 2, 3}, 1, 3), true); err == nil {
 		t.Error("BackwardStep with a gradient of the wrong shape succeeded")
 	}
-	if after, _ := m.Weights(); !equalFloats(before, after) {
+	if after, _ := m.Weights(); !slices.Equal(before, after) {
 		t.Error("rejected calls changed the weights")
 	}
 }
@@ -393,15 +376,12 @@ func TestSplitEqualsWhole(t *testing.T) {
 	for _, s := range []*Model{bottom, top} {
 		_ = s.Compile(NLL, SGD{LearningRate: 0.1})
 	}
-	for i := range 3 {
-		w, b, _ := whole.LayerWeights(i)
-		seg, j := bottom, i
-		if i == 2 {
-			seg, j = top, 0
-		}
-		if err := seg.SetLayerWeights(j, w, b); err != nil {
-			t.Fatal(err)
-		}
+	all, _ := whole.Weights()
+	if err := bottom.SetWeights(all[:bottom.NumParams()]); err != nil {
+		t.Fatal(err)
+	}
+	if err := top.SetWeights(all[bottom.NumParams():]); err != nil {
+		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(2, 3))
 	for step := range 10 {

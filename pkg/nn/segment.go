@@ -6,50 +6,34 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
-// Forward runs the model on a batch x ([rows, InputDim] float32) and returns
-// its output ([rows, OutputDim]). It keeps x and the intermediate values for
-// the next Backward or BackwardStep, replacing what an earlier Forward kept;
-// x must not be freed until then. The returned tensor belongs to the caller.
+// Forward runs the model on a batch x ([rows, input shape...] float32) and
+// returns its output ([rows, OutputDim]). It keeps x for the next Backward
+// or BackwardStep, replacing what an earlier Forward kept; x must not be
+// freed until then. The returned tensor belongs to the caller.
 func (m *Model) Forward(x *tensors.Tensor) (*tensors.Tensor, error) {
-	n, err := checkInput(x, m.inputDim)
+	out, err := m.PredictTensor(x)
 	if err != nil {
 		return nil, err
 	}
-	m.dropSaved()
-	out, err := m.run(execForward, append(asArgs(m.params), x)...)
-	if err != nil {
-		return nil, err
-	}
-	m.saved = append([]*tensors.Tensor{x}, out...)
-	m.savedBatch = n
-	return out[len(m.layers)-1], nil
+	m.saved, m.savedBatch = x, x.Shape().Dimensions[0]
+	return out, nil
 }
 
 // PredictTensor is Forward without keeping anything for a backward pass:
-// it returns the outputs for a batch x ([rows, InputDim] float32).
+// it returns the outputs for a batch x ([rows, input shape...] float32).
 func (m *Model) PredictTensor(x *tensors.Tensor) (*tensors.Tensor, error) {
-	if _, err := checkInput(x, m.inputDim); err != nil {
+	if _, err := checkInput(x, m.inShape); err != nil {
 		return nil, err
 	}
-	out, err := m.run(execPredict, append(asArgs(m.params), x)...)
+	out, err := m.run(execPredict, x)
 	if err != nil {
 		return nil, err
 	}
 	return out[0], nil
 }
 
-// dropSaved forgets what Forward kept, freeing the intermediates that only
-// this model holds (not the input, nor the output handed to the caller).
+// dropSaved forgets what Forward kept (the input, which the caller owns).
 func (m *Model) dropSaved() {
-	if m.saved == nil {
-		return
-	}
-	last := len(m.layers) // index of the output within saved (after x)
-	for i, t := range m.saved {
-		if i != 0 && i != last {
-			finalize(t)
-		}
-	}
 	m.saved = nil
 	m.savedBatch = 0
 }
@@ -59,7 +43,7 @@ func (m *Model) checkGradOut(gradOut *tensors.Tensor) error {
 	if m.saved == nil {
 		return ErrNoForward
 	}
-	n, err := checkInput(gradOut, m.OutputDim())
+	n, err := checkInput(gradOut, m.outShape)
 	if err != nil {
 		return fmt.Errorf("nn: output gradient: %w", err)
 	}
@@ -73,8 +57,8 @@ func (m *Model) checkGradOut(gradOut *tensors.Tensor) error {
 // to the output of the last Forward, through the model: it adds the
 // parameters' gradients to those accumulated since the last Step or ZeroGrad
 // and, if needInputGrad, returns the gradient with respect to the Forward's
-// input (the vector-Jacobian product); otherwise it returns nil. The values
-// kept by Forward are consumed.
+// input (the vector-Jacobian product); otherwise it returns nil. The input
+// kept by Forward is released.
 func (m *Model) Backward(gradOut *tensors.Tensor, needInputGrad bool) (*tensors.Tensor, error) {
 	if err := m.checkGradOut(gradOut); err != nil {
 		return nil, err
@@ -83,7 +67,7 @@ func (m *Model) Backward(gradOut *tensors.Tensor, needInputGrad bool) (*tensors.
 	if needInputGrad {
 		kind = execBackward
 	}
-	out, err := m.run(kind, append(asArgs(m.params), append(asArgs(m.saved), gradOut)...)...)
+	out, err := m.run(kind, m.saved, gradOut)
 	m.dropSaved()
 	if err != nil {
 		return nil, err
@@ -141,15 +125,9 @@ func (m *Model) Step() error {
 	if m.grads == nil {
 		return nil
 	}
-	args, err := donated(m.params)
-	if err != nil {
+	if _, err := m.run(execStep, append(asArgs(m.grads), m.lr)...); err != nil {
 		return err
 	}
-	out, err := m.run(execStep, append(args, append(asArgs(m.grads), m.lr)...)...)
-	if err != nil {
-		return err
-	}
-	m.params = out
 	m.ZeroGrad()
 	return nil
 }
@@ -168,21 +146,15 @@ func (m *Model) BackwardStep(gradOut *tensors.Tensor, needInputGrad bool) (*tens
 	if needInputGrad {
 		kind = execBackwardStep
 	}
-	args, err := donated(m.params)
-	if err != nil {
-		return nil, err
-	}
-	out, err := m.run(kind, append(args, append(asArgs(m.saved), gradOut, m.lr)...)...)
+	out, err := m.run(kind, m.saved, gradOut, m.lr)
 	m.dropSaved()
 	if err != nil {
 		return nil, err
 	}
-	var dx *tensors.Tensor
 	if needInputGrad {
-		dx, out = out[0], out[1:]
+		return out[0], nil
 	}
-	m.params = out
-	return dx, nil
+	return nil, nil
 }
 
 // Batch wraps rows*features values (row-major) as a float32 tensor of shape

@@ -46,6 +46,7 @@ type Network struct {
 	segs      []*ModelPointer
 	workers   []Worker // the distinct workers, in the order of their first segment
 	segWorker []int    // index in workers of each segment's worker
+	outDims   []int    // the output width of each segment
 	timeout   time.Duration
 }
 
@@ -76,33 +77,33 @@ func NewNetwork(cfg Config, segments ...Segment) (*Network, error) {
 	if err := whole.Initialize(cfg.Init, cfg.Seed); err != nil {
 		return nil, err
 	}
+	all, err := whole.Weights()
+	if err != nil {
+		return nil, err
+	}
 	n := &Network{cfg: cfg}
-	first, in := 0, cfg.InputDim
+	first, in, off := 0, cfg.InputDim, 0
 	for i, s := range segments {
 		layers := cfg.Layers[first : first+s.Layers]
 		seg, err := nn.Sequential(in, layers...)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("split: segment %d: %w", i, err)
 		}
 		if err := seg.Compile(cfg.Loss, nn.SGD{LearningRate: cfg.LearningRate}); err != nil {
 			return nil, err
 		}
-		for j := range layers {
-			w, b, err := whole.LayerWeights(first + j)
-			if err != nil {
-				return nil, err
-			}
-			if err := seg.SetLayerWeights(j, w, b); err != nil {
-				return nil, err
-			}
+		if err := seg.SetWeights(all[off : off+seg.NumParams()]); err != nil {
+			return nil, err
 		}
+		off += seg.NumParams()
 		mp, err := SendModel(seg, s.Worker)
 		if err != nil {
 			return nil, fmt.Errorf("split: sending segment %d to %s: %w", i, s.Worker.ID(), err)
 		}
 		n.segs = append(n.segs, mp)
 		first += s.Layers
-		in = layers[len(layers)-1].Units
+		in = seg.OutputDim()
+		n.outDims = append(n.outDims, in)
 		w := slices.Index(n.workers, s.Worker)
 		if w < 0 {
 			w = len(n.workers)
@@ -320,7 +321,7 @@ gather:
 		}
 		rows := min((b+1)*opt.BatchSize, len(order)) - b*opt.BatchSize
 		for i := range res.Cuts {
-			bytes := int64(rows) * int64(n.cfg.Layers[n.cutLayer(i)].Units) * 4
+			bytes := int64(rows) * int64(n.outDims[i]) * 4
 			c := &res.Cuts[i]
 			c.ForwardMessages++
 			c.BackwardMessages++
@@ -351,15 +352,6 @@ gather:
 		<-finished
 		return nil
 	}
-}
-
-// cutLayer is the index in cfg.Layers of the last layer before cut i.
-func (n *Network) cutLayer(i int) int {
-	l := -1
-	for _, s := range n.segs[:i+1] {
-		l += len(s.layers)
-	}
-	return l
 }
 
 // drive runs a worker's jobs in order until the queue closes or stop is
@@ -503,7 +495,7 @@ func (n *Network) Evaluate(x []float32, labels []int32, batchSize int) (nn.Metri
 	if len(labels) == 0 || len(x) != len(labels)*d {
 		return nn.Metrics{}, fmt.Errorf("split: %d input values for %d labels, want %d features per row", len(x), len(labels), d)
 	}
-	classes := n.cfg.Layers[len(n.cfg.Layers)-1].Units
+	classes := n.outDims[len(n.outDims)-1]
 	var lossSum float64
 	correct := 0
 	for start := 0; start < len(labels); start += batchSize {

@@ -175,7 +175,7 @@ func TestWireRoundTrip(t *testing.T) {
 		t.Errorf("round trip changed the request header: %+v", req)
 	}
 	if len(got) != len(cmds) || got[1].C != 3 || !got[1].Delete || !got[2].Grad || got[3].Spec.LearningRate != 0.03 ||
-		got[3].Spec.Layers[0] != nn.Dense(2, nn.LogSoftmax) || got[4].Rate != 0.5 || got[5].Peer != "tcp://127.0.0.1:1" ||
+		got[3].Spec.Layers[0].String() != nn.Dense(2, nn.LogSoftmax).String() || got[4].Rate != 0.5 || got[5].Peer != "tcp://127.0.0.1:1" ||
 		!got[0].Tensor.Equal(cmds[0].Tensor) || !got[6].Tensor.Equal(cmds[6].Tensor) {
 		t.Errorf("round trip changed the commands: %+v", got)
 	}

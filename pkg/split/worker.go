@@ -127,6 +127,7 @@ type command struct {
 	Rate    float64 // opSetLR
 	Peer    string  // opSend: the address of the receiving worker
 	to      Worker  // opSend from an in-process worker: the receiving worker itself (not sent on the wire)
+	model   *nn.Model // opNewModel to an in-process worker: the model itself (not sent on the wire)
 }
 
 func (c command) flags() byte {
@@ -720,11 +721,14 @@ func labelsOf(t *tensors.Tensor) ([]int32, error) {
 
 // newModel runs opNewModel.
 func (w *VirtualWorker) newModel(c command) (result, error) {
-	if c.Spec == nil || c.Tensor == nil {
-		return result{}, errors.New("new model without a specification or weights")
-	}
 	if _, dup := w.object(c.Out); dup || c.Out == 0 {
 		return result{}, fmt.Errorf("cannot create model %d: id zero or in use", c.Out)
+	}
+	if c.model != nil {
+		return result{}, w.add(c.Out, c.model)
+	}
+	if c.Spec == nil || c.Tensor == nil {
+		return result{}, errors.New("new model without a specification or weights")
 	}
 	m, err := nn.Sequential(c.Spec.InputDim, c.Spec.Layers...)
 	if err != nil {
