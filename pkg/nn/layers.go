@@ -168,6 +168,13 @@ func (l Layer) build(scope *model.Scope, x *G.Node, act Activation) *G.Node {
 		in := x.Shape().Dimensions[1]
 		w := scope.VariableWithShape("weights", shapes.Make(x.DType(), in, l.Units)).NodeValue(x.Graph())
 		b := scope.VariableWithShape("biases", shapes.Make(x.DType(), l.Units)).NodeValue(x.Graph())
+		if x.Type() == G.NodeTypeParameter && !inputGradient(x.Graph()) {
+			// The backend's fused dense backward pass always computes the
+			// input gradient; on the model's input, when no one wants it,
+			// the plain product lets the gradient skip it.
+			y := G.Add(G.MatMul(x, w), G.ExpandAxes(b, 0))
+			return activation.Apply(act.gomlxActivation(), y)
+		}
 		return gnn.Dense(x, w, b, compute.DenseLayoutInputOutputs, act.gomlxActivation())
 	case Conv2DLayer:
 		y := layers.Convolution(scope, x).Filters(l.Units).KernelSize(l.Size).NoPadding().Done()
@@ -180,6 +187,18 @@ func (l Layer) build(scope *model.Scope, x *G.Node, act Activation) *G.Node {
 		return G.Reshape(x, append([]int{batch}, l.Shape...)...)
 	}
 	panic(fmt.Sprintf("nn: unknown layer kind %d", l.Kind))
+}
+
+// graphParamInputGradient is the graph parameter telling layers whether the
+// executable takes the gradient with respect to the model's input.
+const graphParamInputGradient = "/nn_input_gradient"
+
+// inputGradient reports whether the graph takes the gradient with respect
+// to the model's input (true unless the executable said otherwise).
+func inputGradient(g *G.Graph) bool {
+	v, found := model.GetGraphParam(g, graphParamInputGradient)
+	want, _ := v.(bool)
+	return !found || want
 }
 
 // sequentialFunc is the GoMLX model function of a stack of layers: each
