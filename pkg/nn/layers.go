@@ -8,7 +8,6 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
 	G "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 	gnn "github.com/gomlx/gomlx/ml/nn"
@@ -52,14 +51,16 @@ func Dense(units int, activation Activation) Layer {
 
 // Conv2D is a 2-D convolution with the given number of filters and a square
 // kernel of the given size, on images shaped [height, width, channels],
-// without padding, stride 1, with biases, followed by the activation. It is
-// built with GoMLX's layers.Convolution (kernel [size, size, in, filters]).
+// without padding, stride 1, with biases, followed by the activation: what
+// GoMLX's layers.Convolution(...).NoPadding() computes, with the same
+// variables (conv/weights [size, size, in, filters], conv/biases).
 func Conv2D(filters, kernel int, activation Activation) Layer {
 	return Layer{Kind: Conv2DLayer, Units: filters, Size: kernel, Activation: activation}
 }
 
 // MaxPool2D takes the maximum over non-overlapping size×size windows of
-// images shaped [height, width, channels] (GoMLX's graph.MaxPool).
+// images shaped [height, width, channels], as graph.MaxPool with window and
+// stride size; rows and columns that do not fill a window are dropped.
 func MaxPool2D(size int) Layer { return Layer{Kind: MaxPool2DLayer, Size: size} }
 
 // Flatten turns each example into a vector.
@@ -177,10 +178,21 @@ func (l Layer) build(scope *model.Scope, x *G.Node, act Activation) *G.Node {
 		}
 		return gnn.Dense(x, w, b, compute.DenseLayoutInputOutputs, act.gomlxActivation())
 	case Conv2DLayer:
-		y := layers.Convolution(scope, x).Filters(l.Units).KernelSize(l.Size).NoPadding().Done()
-		return activation.Apply(act.gomlxActivation(), y)
+		scope = scope.In("conv")
+		d := x.Shape().Dimensions
+		k := scope.VariableWithShape("weights", shapes.Make(x.DType(), l.Size, l.Size, d[3], l.Units)).NodeValue(x.Graph())
+		b := scope.VariableWithShape("biases", shapes.Make(x.DType(), l.Units)).NodeValue(x.Graph())
+		return activation.Apply(act.gomlxActivation(), G.Add(conv2D(x, k), G.Reshape(b, 1, 1, 1, l.Units)))
 	case MaxPool2DLayer:
-		return G.MaxPool(x).Window(l.Size).Done()
+		// Non-overlapping windows are a reshape and a reduction, which the
+		// pure-Go backend runs much faster than its generic window
+		// reduction (graph.MaxPool); the values are the same.
+		d := x.Shape().Dimensions
+		h, w, k := d[1]/l.Size, d[2]/l.Size, l.Size
+		if h*k != d[1] || w*k != d[2] {
+			x = G.Slice(x, G.AxisRange(), G.AxisRange(0, h*k), G.AxisRange(0, w*k))
+		}
+		return G.ReduceMax(G.Reshape(x, batch, h, k, w, k, d[3]), 2, 4)
 	case FlattenLayer:
 		return G.Reshape(x, batch, size(x.Shape().Dimensions[1:]))
 	case ReshapeLayer:
@@ -199,6 +211,25 @@ func inputGradient(g *G.Graph) bool {
 	v, found := model.GetGraphParam(g, graphParamInputGradient)
 	want, _ := v.(bool)
 	return !found || want
+}
+
+// conv2D is graph.Convolve(x, kernel).NoPadding() for channels-last images
+// x [batch, h, w, in] and a kernel [k, k, in, out], written as a matrix
+// product of image patches (im2col): the pure-Go backend's matrix product
+// is many times faster than its generic convolution, and the gradient
+// follows from the slices and the product.
+func conv2D(x, kernel *G.Node) *G.Node {
+	d, kd := x.Shape().Dimensions, kernel.Shape().Dimensions
+	k := kd[0]
+	h, w := d[1]-k+1, d[2]-k+1
+	patches := make([]*G.Node, 0, k*k)
+	for i := range k {
+		for j := range k {
+			patches = append(patches, G.Slice(x, G.AxisRange(), G.AxisRange(i, i+h), G.AxisRange(j, j+w)))
+		}
+	}
+	cols := G.Reshape(G.Concatenate(patches, -1), d[0]*h*w, k*k*d[3])
+	return G.Reshape(G.MatMul(cols, G.Reshape(kernel, k*k*d[3], kd[3])), d[0], h, w, kd[3])
 }
 
 // sequentialFunc is the GoMLX model function of a stack of layers: each
