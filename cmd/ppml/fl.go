@@ -28,7 +28,7 @@ type flConfig struct {
 	lr, serverLR                           float64
 	secagg                                 bool
 	seed                                   int64
-	digits                                 string
+	digits, model                          string
 }
 
 func (c *flConfig) register(fs *flag.FlagSet) {
@@ -42,6 +42,24 @@ func (c *flConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.secagg, "secagg", false, "sum the updates by secure aggregation")
 	fs.Int64Var(&c.seed, "seed", 1, "seed of the data partition, the initial model and the shuffling")
 	fs.StringVar(&c.digits, "digits", "0,1", "comma-separated digits to classify")
+	fs.StringVar(&c.model, "model", "mlp", modelUsage)
+}
+
+// modelUsage documents the --model flag of the fl and split commands.
+const modelUsage = `"mlp" (the course's dense network) or "cnn" (nn.MNISTCNN: two convolutions, pooling, a dense head)`
+
+// flModel returns the model function named by --model.
+func flModel(name string, features, hidden, classes int, seed uint64) (fedavg.ModelFunc, error) {
+	switch name {
+	case "mlp":
+		return fedavg.DenseModel(features, hidden, classes, seed), nil
+	case "cnn":
+		if features != 28*28 {
+			return nil, fmt.Errorf("%w: --model cnn takes 28x28 images, got %d features", errUsage, features)
+		}
+		return fedavg.CNNModel(classes, seed), nil
+	}
+	return nil, fmt.Errorf("%w: --model %q: want mlp or cnn", errUsage, name)
 }
 
 // parseDigits parses a comma-separated list of digits.
@@ -68,7 +86,11 @@ func (c *flConfig) process(features, classes int) (*fedavg.Process, error) {
 	if c.secagg {
 		opts.SecAgg = &fedavg.SecAggOptions{}
 	}
-	p, err := fedavg.New(fedavg.DenseModel(features, c.hidden, classes, uint64(c.seed)), nn.SGD{LearningRate: c.lr}, opts)
+	model, err := flModel(c.model, features, c.hidden, classes, uint64(c.seed))
+	if err != nil {
+		return nil, err
+	}
+	p, err := fedavg.New(model, nn.SGD{LearningRate: c.lr}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -121,16 +143,9 @@ func runFedAvg(args []string) error {
 		return err
 	}
 	start := time.Now()
-	state, err := p.Initialize()
+	state, err := p.Run(c.rounds, p.Local(clients), printRound)
 	if err != nil {
 		return err
-	}
-	for r := range c.rounds {
-		var m fedavg.Metrics
-		if state, m, err = p.Next(state, clients); err != nil {
-			return err
-		}
-		printRound(r+1, m)
 	}
 	return printResult(p, state, test, time.Since(start))
 }
@@ -181,16 +196,9 @@ func runFLServer(args []string) error {
 		return err
 	}
 	start := time.Now()
-	state, err := p.Initialize()
+	state, err := p.Run(c.rounds, srv.Round(ctx), printRound)
 	if err != nil {
 		return err
-	}
-	for r := range c.rounds {
-		var m fedavg.Metrics
-		if state, m, err = srv.Next(ctx, state); err != nil {
-			return err
-		}
-		printRound(r+1, m)
 	}
 	elapsed := time.Since(start)
 	if err := srv.Close(); err != nil {
@@ -205,6 +213,7 @@ func runFLClient(args []string) error {
 	id := fs.Int("id", 0, "this client's index, 0 to clients-1")
 	digits := fs.String("digits", "0,1", "comma-separated digits to classify (as the server's)")
 	hidden := fs.Int("hidden", 64, "hidden units of the model (as the server's)")
+	modelName := fs.String("model", "mlp", modelUsage+" (as the server's)")
 	join := fs.Duration("join-timeout", time.Minute, "how long to wait for the server")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
 	if _, err := parseFlags(fs, args, 0); err != nil {
@@ -232,5 +241,9 @@ func runFLClient(args []string) error {
 	}
 	// The model's initial values do not matter: every round starts from the
 	// server's parameters.
-	return fedavg.RunClient(ctx, *connect, fedavg.DenseModel(28*28, *hidden, len(ds), 0), opts)
+	model, err := flModel(*modelName, 28*28, *hidden, len(ds), 0)
+	if err != nil {
+		return err
+	}
+	return fedavg.RunClient(ctx, *connect, model, opts)
 }

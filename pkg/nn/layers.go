@@ -256,3 +256,19 @@ func describeLayers(ls []Layer) string {
 	}
 	return b.String()
 }
+
+// MNISTCNN returns the layers of a small convolutional network for 28×28
+// grey images given as 784 features: a 3×3 convolution with 8 filters and a
+// 3×3 convolution with 16 filters (ReLU), each followed by 2×2 max pooling,
+// and a dense head of the given classes and activation (Softmax for
+// SparseCategoricalCrossentropy, LogSoftmax for NLL). The Flatten and
+// Reshape between the two convolution blocks change nothing but let split
+// learning cut the model there as well as before the head: the first 4
+// layers are the first block, the first 8 the whole convolutional part.
+func MNISTCNN(classes int, head Activation) []Layer {
+	return []Layer{
+		Reshape(28, 28, 1), Conv2D(8, 3, ReLU), MaxPool2D(2), Flatten(),
+		Reshape(13, 13, 8), Conv2D(16, 3, ReLU), MaxPool2D(2), Flatten(),
+		Dense(classes, head),
+	}
+}
