@@ -250,19 +250,36 @@ func TestMalformedRequestGetsErrorReply(t *testing.T) {
 // TestNetworkEqualsWholeModel trains a small network split in three
 // segments (vanilla on two workers, and U-shaped) and the same model whole
 // with nn; the per-batch losses and final weights agree, in process and
-// over ZeroMQ.
+// over ZeroMQ. The MLP and the CNN (convolution on one worker, pooling on
+// the other) go through the same code.
 func TestNetworkEqualsWholeModel(t *testing.T) {
-	cfg := Config{
-		InputDim:     5,
-		Layers:       []nn.Layer{nn.Dense(8, nn.ReLU), nn.Dense(6, nn.Tanh), nn.Dense(3, nn.LogSoftmax)},
-		Loss:         nn.NLL,
-		LearningRate: 0.1,
-		Init:         nn.KaimingUniform,
-		Seed:         4,
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		layers []int // of the three segments
+		cuts   []int // width of the activation at each cut
+	}{
+		{"mlp", Config{
+			InputDim: 5,
+			Layers:   []nn.Layer{nn.Dense(8, nn.ReLU), nn.Dense(6, nn.Tanh), nn.Dense(3, nn.LogSoftmax)},
+			Loss:     nn.NLL, LearningRate: 0.1, Init: nn.KaimingUniform, Seed: 4,
+		}, []int{1, 1, 1}, []int{8, 6}},
+		{"cnn", Config{
+			InputDim: 36,
+			Layers: []nn.Layer{nn.Reshape(6, 6, 1), nn.Conv2D(3, 3, nn.ReLU), nn.Flatten(),
+				nn.Reshape(4, 4, 3), nn.MaxPool2D(2), nn.Flatten(), nn.Dense(3, nn.LogSoftmax)},
+			Loss: nn.NLL, LearningRate: 0.1, Init: nn.KaimingUniform, Seed: 4,
+		}, []int{3, 3, 1}, []int{48, 12}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testNetworkEqualsWholeModel(t, tc.cfg, tc.layers, tc.cuts) })
 	}
+}
+
+func testNetworkEqualsWholeModel(t *testing.T, cfg Config, layers, cutWidths []int) {
 	rng := rand.New(rand.NewPCG(8, 8))
 	const rows = 50
-	x := make([]float32, rows*5)
+	d := cfg.InputDim
+	x := make([]float32, rows*d)
 	y := make([]int32, rows)
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
@@ -270,13 +287,16 @@ func TestNetworkEqualsWholeModel(t *testing.T) {
 	for i := range y {
 		y[i] = int32(rng.IntN(3))
 	}
-	whole, _ := nn.Sequential(cfg.InputDim, cfg.Layers...)
+	whole, err := nn.Sequential(cfg.InputDim, cfg.Layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_ = whole.Compile(cfg.Loss, nn.SGD{LearningRate: cfg.LearningRate})
 	_ = whole.Initialize(cfg.Init, cfg.Seed)
 	var wholeLosses []float64
 	for start := 0; start < rows; start += 16 { // no shuffling: batches in order, the last one short
 		end := min(start+16, rows)
-		mt, err := whole.TrainBatch(x[start*5:end*5], y[start:end])
+		mt, err := whole.TrainBatch(x[start*d:end*d], y[start:end])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,8 +307,8 @@ func TestNetworkEqualsWholeModel(t *testing.T) {
 	for kind, ws := range workerKinds(t) {
 		alice, bob := ws[0], ws[1]
 		for name, segs := range map[string][]Segment{
-			"vanilla":  {{alice, 1}, {bob, 1}, {bob, 1}},
-			"u-shaped": {{alice, 1}, {bob, 1}, {alice, 1}},
+			"vanilla":  {{alice, layers[0]}, {bob, layers[1]}, {bob, layers[2]}},
+			"u-shaped": {{alice, layers[0]}, {bob, layers[1]}, {alice, layers[2]}},
 		} {
 			t.Run(kind+"/"+name, func(t *testing.T) {
 				net, err := NewNetwork(cfg, segs...)
@@ -319,9 +339,10 @@ func TestNetworkEqualsWholeModel(t *testing.T) {
 					}
 				}
 				cuts := hist[0].Cuts
+				want0, want1 := int64(rows*cutWidths[0]*4), int64(rows*cutWidths[1]*4)
 				if len(cuts) != 2 || cuts[0].ForwardMessages != 4 || cuts[1].BackwardMessages != 4 ||
-					cuts[0].ForwardBytes != rows*8*4 || cuts[1].BackwardBytes != rows*6*4 {
-					t.Errorf("cut stats %+v, want 4 messages each way, %d and %d bytes", cuts, rows*8*4, rows*6*4)
+					cuts[0].ForwardBytes != want0 || cuts[1].BackwardBytes != want1 {
+					t.Errorf("cut stats %+v, want 4 messages each way, %d and %d bytes", cuts, want0, want1)
 				}
 			})
 		}

@@ -124,9 +124,9 @@ type command struct {
 	Grad    bool // opBackwardStep: compute the gradient at the segment's input
 	Tensor  *tensors.Tensor
 	Spec    *modelSpec
-	Rate    float64 // opSetLR
-	Peer    string  // opSend: the address of the receiving worker
-	to      Worker  // opSend from an in-process worker: the receiving worker itself (not sent on the wire)
+	Rate    float64   // opSetLR
+	Peer    string    // opSend: the address of the receiving worker
+	to      Worker    // opSend from an in-process worker: the receiving worker itself (not sent on the wire)
 	model   *nn.Model // opNewModel to an in-process worker: the model itself (not sent on the wire)
 }
 
