@@ -24,6 +24,15 @@ const (
 	execBackwardStepNoDx                 // x, dy, lr -> nothing; variables stepped
 	execAccumulate                       // grads, more grads -> sums
 	execStep                             // grads, lr -> nothing; variables stepped
+
+	// The same without recomputing the forward pass (residual.go): the
+	// forward executable also returns the residuals its gradient reads.
+	execForwardSaving         // x -> out, residuals (gradient planned with dx)
+	execForwardSavingNoDx     // x -> out, residuals (gradient planned without dx)
+	execBackwardSaved         // x, dy, residuals -> dx, grads
+	execBackwardSavedNoDx     // x, dy, residuals -> grads
+	execBackwardStepSaved     // x, dy, lr, residuals -> dx; variables stepped
+	execBackwardStepSavedNoDx // x, dy, lr, residuals -> nothing; variables stepped
 )
 
 // exec returns (building on first use) the executable of the given kind.
@@ -85,6 +94,41 @@ func (m *Model) exec(kind execKind) (*model.Exec, error) {
 			}
 			return append(res, grads[:np]...)
 		}
+	case execForwardSaving, execForwardSavingNoDx:
+		needDx := kind == execForwardSaving
+		fn = func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+			x := in[0]
+			params := m.params(x.Graph())
+			y, _ := m.forward(scope, x)
+			plan := m.buildPlan(x, y, params, needDx)
+			m.plans[keyOf(x.Shape(), needDx)] = plan
+			return append([]*graph.Node{y}, plan.residuals...)
+		}
+	case execBackwardSaved, execBackwardSavedNoDx, execBackwardStepSaved, execBackwardStepSavedNoDx:
+		needDx := kind == execBackwardSaved || kind == execBackwardStepSaved
+		step := kind == execBackwardStepSaved || kind == execBackwardStepSavedNoDx
+		fn = func(_ *model.Scope, in []*graph.Node) []*graph.Node {
+			x, dy, rest := in[0], in[1], in[2:]
+			var lr *graph.Node
+			if step {
+				lr, rest = rest[0], rest[1:]
+			}
+			plan := m.plans[keyOf(x.Shape(), needDx)]
+			if plan == nil {
+				panic(fmt.Sprintf("nn: no forward pass planned the gradient for inputs %s", x.Shape()))
+			}
+			params := m.params(x.Graph())
+			grads := plan.clone(x, dy, params, rest)
+			var res []*graph.Node
+			if needDx {
+				res = append(res, grads[np])
+			}
+			if step {
+				m.sgd(params, grads[:np], lr)
+				return res
+			}
+			return append(res, grads[:np]...)
+		}
 	case execAccumulate:
 		fn = func(_ *model.Scope, in []*graph.Node) []*graph.Node {
 			out := make([]*graph.Node, np)
@@ -106,7 +150,7 @@ func (m *Model) exec(kind execKind) (*model.Exec, error) {
 	// constants outside training, and later updates would not be seen.
 	// (Layers that behave differently in training, like dropout, are in
 	// training mode in every executable.)
-	needDx := kind == execTrainTop || kind == execBackward || kind == execBackwardStep
+	needDx := kind == execTrainTop || kind == execBackward || kind == execBackwardStep || kind == execForwardSaving
 	inTraining := func(scope *model.Scope, in []*graph.Node) []*graph.Node {
 		g := in[0].Graph()
 		scope.SetTraining(g, true)

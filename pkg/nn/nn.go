@@ -170,6 +170,13 @@ type Model struct {
 	saved      *tensors.Tensor // the input of the last Forward, for Backward; nil if none
 	savedBatch int
 	grads      []*tensors.Tensor // gradients accumulated by Backward; nil if none
+
+	// The gradient planned by the forward executables (residual.go).
+	plans       map[planKey]*vjpPlan
+	residuals   []*tensors.Tensor // the residuals of the last Forward; nil if none
+	residualsDx bool              // they allow the input gradient
+	wantDx      bool              // the last backward pass wanted the input gradient (true at first)
+	recompute   bool              // cloning the gradient failed: recompute the forward pass
 }
 
 // ErrNoForward is returned by Backward and BackwardStep when no Forward
@@ -200,6 +207,8 @@ func New(fn Func, head Activation, inputShape ...int) (*Model, error) {
 		inShape: slices.Clone(inputShape),
 		store:   model.NewStore(),
 		execs:   map[execKind]*model.Exec{},
+		plans:   map[planKey]*vjpPlan{},
+		wantDx:  true,
 	}
 	if err := m.trace(); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -206,8 +207,15 @@ func TestBadInputLosesNothing(t *testing.T) {
 
 // TestBackwardMatchesFiniteDifferences checks the vector-Jacobian product of
 // Backward: for f = sum(out * r), the gradients with respect to the input and
-// the parameters against central differences.
+// the parameters against central differences, from the residuals the
+// forward pass kept and recomputing the forward pass.
 func TestBackwardMatchesFiniteDifferences(t *testing.T) {
+	for _, recompute := range []bool{false, true} {
+		t.Run(fmt.Sprintf("recompute=%v", recompute), func(t *testing.T) { testBackwardMatchesFiniteDifferences(t, recompute) })
+	}
+}
+
+func testBackwardMatchesFiniteDifferences(t *testing.T, recompute bool) {
 	for _, tc := range []struct {
 		in     int
 		layers []Layer
@@ -222,6 +230,7 @@ func TestBackwardMatchesFiniteDifferences(t *testing.T) {
 		layers, in := tc.layers, tc.in
 		m := mustModel(t, in, layers...)
 		_ = m.Initialize(KaimingUniform, 3)
+		m.recompute = recompute
 		rng := rand.New(rand.NewPCG(5, 5))
 		const rows = 3
 		x := randomFloats(rng, rows*in)
@@ -243,6 +252,9 @@ func TestBackwardMatchesFiniteDifferences(t *testing.T) {
 		dxT, err := m.Backward(tensors.FromFlatDataAndDimensions(r, rows, 3), true)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if m.recompute != recompute {
+			t.Errorf("%v: the backward pass could not use the residuals of the forward pass", layers)
 		}
 		dx, _ := tensors.CopyFlatData[float32](dxT)
 		grads, _ := m.Gradients()

@@ -7,16 +7,87 @@ import (
 )
 
 // Forward runs the model on a batch x ([rows, input shape...] float32) and
-// returns its output ([rows, OutputDim]). It keeps x for the next Backward
-// or BackwardStep, replacing what an earlier Forward kept; x must not be
-// freed until then. The returned tensor belongs to the caller.
+// returns its output ([rows, OutputDim]). It keeps x and the forward values
+// the gradient needs (the residuals) for the next Backward or BackwardStep,
+// replacing what an earlier Forward kept; x must not be freed until then.
+// The returned tensor belongs to the caller.
 func (m *Model) Forward(x *tensors.Tensor) (*tensors.Tensor, error) {
-	out, err := m.PredictTensor(x)
+	if _, err := checkInput(x, m.inShape); err != nil {
+		return nil, err
+	}
+	m.dropSaved()
+	if m.recompute {
+		out, err := m.PredictTensor(x)
+		if err != nil {
+			return nil, err
+		}
+		m.saved, m.savedBatch = x, x.Shape().Dimensions[0]
+		return out, nil
+	}
+	kind := execForwardSavingNoDx
+	if m.wantDx {
+		kind = execForwardSaving
+	}
+	out, err := m.run(kind, x)
 	if err != nil {
 		return nil, err
 	}
 	m.saved, m.savedBatch = x, x.Shape().Dimensions[0]
-	return out, nil
+	m.residuals, m.residualsDx = out[1:], m.wantDx
+	return out[0], nil
+}
+
+// backwardKind chooses the executable of a backward pass: from the
+// residuals of the last Forward when they serve (the gradient they planned
+// includes the input gradient if that is wanted), else recomputing the
+// forward pass. It says whether the executable returns the input gradient.
+func (m *Model) backwardKind(needInputGrad, step bool) (kind execKind, withDx bool) {
+	m.wantDx = needInputGrad
+	switch {
+	case m.residuals != nil && (m.residualsDx || !needInputGrad):
+		withDx = m.residualsDx
+		kind = map[[2]bool]execKind{
+			{true, false}: execBackwardSaved, {false, false}: execBackwardSavedNoDx,
+			{true, true}: execBackwardStepSaved, {false, true}: execBackwardStepSavedNoDx,
+		}[[2]bool{withDx, step}]
+	default:
+		withDx = needInputGrad
+		kind = map[[2]bool]execKind{
+			{true, false}: execBackward, {false, false}: execBackwardNoDx,
+			{true, true}: execBackwardStep, {false, true}: execBackwardStepNoDx,
+		}[[2]bool{withDx, step}]
+	}
+	return kind, withDx
+}
+
+// runBackward runs a backward executable on the last Forward: args follow
+// x and gradOut (the learning rate of a step). If cloning the planned
+// gradient fails, the model recomputes forward passes from then on.
+func (m *Model) runBackward(gradOut *tensors.Tensor, needInputGrad, step bool, args ...any) (dx *tensors.Tensor, out []*tensors.Tensor, err error) {
+	kind, withDx := m.backwardKind(needInputGrad, step)
+	in := append([]any{m.saved, gradOut}, args...)
+	saved := kind >= execBackwardSaved
+	if saved {
+		in = append(in, asArgs(m.residuals)...)
+	}
+	out, err = m.run(kind, in...)
+	if err != nil && saved {
+		m.recompute = true
+		kind, withDx = m.backwardKind(needInputGrad, step)
+		out, err = m.run(kind, append([]any{m.saved, gradOut}, args...)...)
+	}
+	m.dropSaved()
+	if err != nil {
+		return nil, nil, err
+	}
+	if withDx {
+		dx, out = out[0], out[1:]
+		if !needInputGrad {
+			finalize(dx)
+			dx = nil
+		}
+	}
+	return dx, out, nil
 }
 
 // PredictTensor is Forward without keeping anything for a backward pass:
@@ -32,10 +103,15 @@ func (m *Model) PredictTensor(x *tensors.Tensor) (*tensors.Tensor, error) {
 	return out[0], nil
 }
 
-// dropSaved forgets what Forward kept (the input, which the caller owns).
+// dropSaved forgets what Forward kept: the input, which the caller owns,
+// and the residuals, which it frees.
 func (m *Model) dropSaved() {
 	m.saved = nil
 	m.savedBatch = 0
+	for _, t := range m.residuals {
+		finalize(t)
+	}
+	m.residuals = nil
 }
 
 // checkGradOut verifies that gradOut matches the output of the last Forward.
@@ -63,18 +139,9 @@ func (m *Model) Backward(gradOut *tensors.Tensor, needInputGrad bool) (*tensors.
 	if err := m.checkGradOut(gradOut); err != nil {
 		return nil, err
 	}
-	kind := execBackwardNoDx
-	if needInputGrad {
-		kind = execBackward
-	}
-	out, err := m.run(kind, m.saved, gradOut)
-	m.dropSaved()
+	dx, out, err := m.runBackward(gradOut, needInputGrad, false)
 	if err != nil {
 		return nil, err
-	}
-	var dx *tensors.Tensor
-	if needInputGrad {
-		dx, out = out[0], out[1:]
 	}
 	if m.grads == nil {
 		m.grads = out
@@ -142,19 +209,8 @@ func (m *Model) BackwardStep(gradOut *tensors.Tensor, needInputGrad bool) (*tens
 		return nil, err
 	}
 	m.ZeroGrad()
-	kind := execBackwardStepNoDx
-	if needInputGrad {
-		kind = execBackwardStep
-	}
-	out, err := m.run(kind, m.saved, gradOut, m.lr)
-	m.dropSaved()
-	if err != nil {
-		return nil, err
-	}
-	if needInputGrad {
-		return out[0], nil
-	}
-	return nil, nil
+	dx, _, err := m.runBackward(gradOut, needInputGrad, true, m.lr)
+	return dx, err
 }
 
 // Batch wraps rows*features values (row-major) as a float32 tensor of shape
