@@ -27,11 +27,11 @@ import (
 // vjpPlan is the gradient part of a forward executable's graph, for one
 // input shape.
 type vjpPlan struct {
-	x, dy     *G.Node       // the input and the stand-in dy, in the forward graph
+	x, dy     *G.Node         // the input and the stand-in dy, in the forward graph
 	vars      map[*G.Node]int // variable parameter nodes -> index in Model.vars
-	residuals []*G.Node     // the forward values the gradient reads, output by the forward executable
-	nodes     []*G.Node     // the gradient part to clone, in creation order
-	grads     []*G.Node     // the parameter gradients, then the input gradient if needDx
+	residuals []*G.Node       // the forward values the gradient reads, output by the forward executable
+	nodes     []*G.Node       // the gradient part to clone, in creation order
+	grads     []*G.Node       // the parameter gradients, then the input gradient if needDx
 	needDx    bool
 }
 

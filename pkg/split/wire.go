@@ -26,8 +26,9 @@ import (
 //	layer:   kind(1), units, activation(1), size, rank, rank × dim (nn.Layer's fields)
 //	reply:   "PS" version=3, id(8) of the request, status(1); status 0: n, n × result;
 //	         status 1, 2, 3: error string (2: a timeout, 3: given up)
-//	result:  parts(1, bit set of: 1 tensor, 2 metrics, 4 objects, 8 text), then the parts present in that order:
-//	         tensor; metrics: loss(8) accuracy(8) count; objects: n, n × (id(8), kind, description); text: string
+//	result:  parts(1, bit set of: 1 tensor, 2 metrics, 4 objects, 8 text, 16 sent), then the parts present in that order:
+//	         tensor; metrics: loss(8) accuracy(8) count; objects: n, n × (id(8), kind, description); text: string;
+//	         sent: the tensor bytes a send put on the transport
 //
 // A reply carries the id of its request, so a client may have several
 // requests in flight on one connection (the worker answers deliveries and
@@ -375,6 +376,7 @@ const (
 	partMetrics
 	partObjects
 	partText
+	partSent
 )
 
 // encodeReply serialises the results of request id, or its error,
@@ -421,6 +423,9 @@ func encodeReply(buf []byte, id uint64, results []result, failure error) ([]byte
 		if r.Text != "" {
 			parts |= partText
 		}
+		if r.Sent != 0 {
+			parts |= partSent
+		}
 		e.byte(parts)
 		if r.Tensor != nil {
 			if err := e.tensor(r.Tensor); err != nil {
@@ -442,6 +447,9 @@ func encodeReply(buf []byte, id uint64, results []result, failure error) ([]byte
 		}
 		if r.Text != "" {
 			e.string(r.Text)
+		}
+		if r.Sent != 0 {
+			e.uvarint(int(r.Sent))
 		}
 	}
 	return e.b, nil
@@ -496,7 +504,7 @@ func decodeReply(b []byte) (id uint64, _ []result, _ error) {
 		}
 		var r result
 		parts := d.byte()
-		if parts >= partText<<1 {
+		if parts >= partSent<<1 {
 			d.fail("unknown result parts %#x", parts)
 		}
 		if parts&partTensor != 0 {
@@ -517,6 +525,9 @@ func decodeReply(b []byte) (id uint64, _ []result, _ error) {
 		}
 		if parts&partText != 0 {
 			r.Text = d.string()
+		}
+		if parts&partSent != 0 {
+			r.Sent = int64(d.uvarint(math.MaxInt64, "sent bytes"))
 		}
 		results = append(results, r)
 	}

@@ -149,6 +149,7 @@ type result struct {
 	Metrics *nn.Metrics
 	Objects []ObjectInfo
 	Text    string
+	Sent    int64 // opSend: the tensor bytes put on the transport
 }
 
 // modelSpec describes a model segment to create on a worker.
@@ -395,17 +396,18 @@ func (w *VirtualWorker) peer(addr string, timeout time.Duration) (*RemoteWorker,
 	return p, nil
 }
 
-// send runs opSend: tensor A goes to the receiving worker as Out.
-func (w *VirtualWorker) send(c command, r request, cancel <-chan struct{}) error {
+// send runs opSend: tensor A goes to the receiving worker as Out. It
+// returns the tensor bytes it put on the transport.
+func (w *VirtualWorker) send(c command, r request, cancel <-chan struct{}) (int64, error) {
 	t, err := w.tensor(c.A)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	to := c.to
 	if to == nil {
 		p, err := w.peer(c.Peer, r.timeout)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		to = p
 	}
@@ -418,13 +420,14 @@ func (w *VirtualWorker) send(c command, r request, cancel <-chan struct{}) error
 		_, err = to.run(deliver, cancel)
 	}
 	if err != nil {
-		return fmt.Errorf("sending object %d to %s: %w", c.A, to.ID(), err)
+		return 0, fmt.Errorf("sending object %d to %s: %w", c.A, to.ID(), err)
 	}
+	sent := t.Shape().ByteSize()
 	w.consume(c, c.A)
 	if _, remote := to.(*RemoteWorker); remote && c.Delete {
 		w.sent(t)
 	}
-	return nil
+	return sent, nil
 }
 
 // own records that the worker may free t once nothing needs it.
@@ -557,7 +560,8 @@ func (w *VirtualWorker) do(c command, r request, cancel <-chan struct{}) (result
 	case opAwait:
 		return result{}, w.await(c.A, r.timeout, cancel)
 	case opSend:
-		return result{}, w.send(c, r, cancel)
+		sent, err := w.send(c, r, cancel)
+		return result{Sent: sent}, err
 	case opGet:
 		t, err := w.tensor(c.A)
 		if err != nil {
