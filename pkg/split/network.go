@@ -83,7 +83,7 @@ func NewNetwork(cfg Config, segments ...Segment) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Network{cfg: cfg}
+	var placed []ModelSegment
 	first, in, off := 0, cfg.InputDim, 0
 	for i, s := range segments {
 		layers := cfg.Layers[first : first+s.Layers]
@@ -98,14 +98,46 @@ func NewNetwork(cfg Config, segments ...Segment) (*Network, error) {
 			return nil, err
 		}
 		off += seg.NumParams()
-		mp, err := SendModel(seg, s.Worker)
+		first += s.Layers
+		in = seg.OutputDim()
+		placed = append(placed, ModelSegment{Model: seg, Worker: s.Worker})
+	}
+	return NewNetworkOf(placed...)
+}
+
+// ModelSegment places a segment of a model, any pkg/nn model, on a worker.
+type ModelSegment struct {
+	Model  *nn.Model
+	Worker Worker
+}
+
+// NewNetworkOf builds a network of the given segments, each sent to its
+// worker (SendModel: any GoMLX model to an in-process worker, Sequential
+// models to others): segment i's output is segment i+1's input, and the
+// last segment's loss is the network's. Each segment keeps its own
+// optimizer.
+func NewNetworkOf(segments ...ModelSegment) (*Network, error) {
+	if len(segments) < 2 {
+		return nil, fmt.Errorf("split: a network needs at least 2 segments, got %d", len(segments))
+	}
+	for i, s := range segments {
+		if s.Model == nil || s.Worker == nil {
+			return nil, fmt.Errorf("split: segment %d needs a model and a worker", i)
+		}
+		if i > 0 && slices.Compare(s.Model.InputShape(), []int{segments[i-1].Model.OutputDim()}) != 0 {
+			return nil, fmt.Errorf("split: segment %d takes inputs shaped %v, segment %d gives %d values",
+				i, s.Model.InputShape(), i-1, segments[i-1].Model.OutputDim())
+		}
+	}
+	last := segments[len(segments)-1].Model
+	n := &Network{cfg: Config{InputDim: segments[0].Model.InputDim(), Loss: last.Loss(), LearningRate: last.Optimizer().LearningRate}}
+	for i, s := range segments {
+		mp, err := SendModel(s.Model, s.Worker)
 		if err != nil {
 			return nil, fmt.Errorf("split: sending segment %d to %s: %w", i, s.Worker.ID(), err)
 		}
 		n.segs = append(n.segs, mp)
-		first += s.Layers
-		in = seg.OutputDim()
-		n.outDims = append(n.outDims, in)
+		n.outDims = append(n.outDims, s.Model.OutputDim())
 		w := slices.Index(n.workers, s.Worker)
 		if w < 0 {
 			w = len(n.workers)

@@ -10,7 +10,11 @@ import (
 	"time"
 
 	"github.com/go-zeromq/zmq4"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/ppml-go/ppml/pkg/nn"
 )
 
@@ -360,5 +364,87 @@ func testNetworkEqualsWholeModel(t *testing.T, cfg Config, layers, cutWidths []i
 				}
 			})
 		}
+	}
+}
+
+// TestNetworkOfGoMLXModels splits a model written as GoMLX model functions
+// (ml/layers, as GoMLX's examples do) into two in-process segments: the
+// losses and weights follow the whole model's step by step; a worker in
+// another process refuses such a segment with an error that says why.
+func TestNetworkOfGoMLXModels(t *testing.T) {
+	bottomFn := func(scope *model.Scope, x *graph.Node) *graph.Node {
+		return activation.Relu(layers.DenseWithBias(scope.In("bottom"), x, 6))
+	}
+	topFn := func(scope *model.Scope, x *graph.Node) *graph.Node {
+		return layers.DenseWithBias(scope.In("top"), x, 3)
+	}
+	wholeFn := func(scope *model.Scope, x *graph.Node) *graph.Node { return topFn(scope, bottomFn(scope, x)) }
+	mk := func(fn nn.Func, head nn.Activation, in int) *nn.Model {
+		m, err := nn.New(fn, head, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Compile(nn.NLL, nn.SGD{LearningRate: 0.1}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	whole, bottom, top := mk(wholeFn, nn.LogSoftmax, 4), mk(bottomFn, nn.Linear, 4), mk(topFn, nn.LogSoftmax, 6)
+	_ = whole.Initialize(nn.KaimingUniform, 2)
+	w, _ := whole.Weights()
+	if err := bottom.SetWeights(w[:bottom.NumParams()]); err != nil {
+		t.Fatal(err)
+	}
+	if err := top.SetWeights(w[bottom.NumParams():]); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	const rows = 40
+	x := make([]float32, rows*4)
+	y := make([]int32, rows)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for i := range y {
+		y[i] = int32(rng.IntN(3))
+	}
+	var wholeLosses []float64
+	for start := 0; start < rows; start += 10 {
+		mt, err := whole.TrainBatch(x[start*4:(start+10)*4], y[start:start+10])
+		if err != nil {
+			t.Fatal(err)
+		}
+		wholeLosses = append(wholeLosses, mt.Loss)
+	}
+	net, err := NewNetworkOf(ModelSegment{bottom, NewVirtualWorker("alice")}, ModelSegment{top, NewVirtualWorker("bob")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var losses []float64
+	if _, err := net.Fit(x, y, FitOptions{Epochs: 1, BatchSize: 10, Progress: func(p Progress) {
+		losses = append(losses, p.Train.Loss)
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range losses {
+		// Progress reports running means over batches of equal size.
+		want := 0.0
+		for _, wl := range wholeLosses[:i+1] {
+			want += wl
+		}
+		if want /= float64(i + 1); math.Abs(l-want) > 1e-5 {
+			t.Errorf("after batch %d: running loss %v, whole model %v", i, l, want)
+		}
+	}
+	got, _ := net.Weights()
+	want, _ := whole.Weights()
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-5 {
+			t.Fatalf("weight %d: split %v, whole %v", i, got[i], want[i])
+		}
+	}
+	remote, _ := serve(t, "carol")
+	if _, err := SendModel(bottom, remote); err == nil || !strings.Contains(err.Error(), "not Sequential") {
+		t.Errorf("sending a GoMLX model function to another process: err = %v, want one saying it is not Sequential", err)
 	}
 }

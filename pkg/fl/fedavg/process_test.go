@@ -7,6 +7,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/ppml-go/ppml/pkg/mnistio"
 	"github.com/ppml-go/ppml/pkg/nn"
 )
@@ -288,3 +292,32 @@ func TestCNNFederated(t *testing.T) {
 // equalParams is slices.Equal, under the name secure_test.go (rewritten
 // elsewhere) still uses.
 func equalParams(a, b []float32) bool { return slices.Equal(a, b) }
+
+// TestGoMLXModelFederated averages a model written as a GoMLX model
+// function (ml/layers), not built by nn.Sequential: it learns the 0/1
+// digits like the course's model.
+func TestGoMLXModelFederated(t *testing.T) {
+	clients, test := smallClients(t, 3000, 3, 2)
+	modelFn := func() (*nn.Model, error) {
+		m, err := nn.New(func(scope *model.Scope, x *graph.Node) *graph.Node {
+			h := activation.Relu(layers.DenseWithBias(scope.In("hidden"), x, 16))
+			return layers.DenseWithBias(scope.In("logits"), h, 2)
+		}, nn.Softmax, 784)
+		if err != nil {
+			return nil, err
+		}
+		return m, m.Initialize(nn.GlorotUniform, 7)
+	}
+	p, err := New(modelFn, nn.SGD{LearningRate: 0.02}, Options{LocalEpochs: 1, BatchSize: 32, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, _ := run(t, p, clients, 3)
+	_, acc, err := p.Evaluate(state, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc < 0.98 {
+		t.Errorf("test accuracy %v after 3 rounds, want >= 0.98", acc)
+	}
+}
