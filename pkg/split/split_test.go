@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,7 +80,7 @@ func TestPointers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := v.Value().([]int32); !equal(got, []int32{2, 4, 6, 8, 10}) {
+			if got := v.Value().([]int32); !slices.Equal(got, []int32{2, 4, 6, 8, 10}) {
 				t.Errorf("x+x = %v, want [2 4 6 8 10]", got)
 			}
 			if _, err := y.Get(); !errors.Is(err, ErrPointerUsed) {
@@ -113,7 +114,7 @@ func TestPointers(t *testing.T) {
 					t.Fatal(err)
 				}
 				got, _ := tensors.CopyFlatData[float32](v)
-				if !equal(got, tc.want) {
+				if !slices.Equal(got, tc.want) {
 					t.Errorf("%s = %v, want %v", tc.name, got, tc.want)
 				}
 			}
@@ -135,23 +136,11 @@ func TestPointers(t *testing.T) {
 				t.Errorf("bob holds %v, want the moved tensor", objs)
 			}
 			v, _ = moved.Get()
-			if got, _ := tensors.CopyFlatData[float32](v); !equal(got, []float32{1, 2, 3, 4}) {
+			if got, _ := tensors.CopyFlatData[float32](v); !slices.Equal(got, []float32{1, 2, 3, 4}) {
 				t.Errorf("moved value = %v", got)
 			}
 		})
 	}
-}
-
-func equal[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestWireRoundTrip(t *testing.T) {
