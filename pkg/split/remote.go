@@ -519,7 +519,7 @@ func (s *Server) serveConn(tcp *net.TCPConn, jobs chan<- queued) {
 		for _, f := range frames[:n] {
 			envelope = append(envelope, slices.Clone(f))
 		}
-		req, err := decodeRequest(frames[n], s.worker.reuse)
+		req, err := decodeRequest(frames[n], s.worker.life.reuse)
 		req.decoded = true
 		if err != nil {
 			buf = s.reply(buf, c, envelope, req.id, nil, fmt.Errorf("worker %s: %w", s.worker.ID(), err))

@@ -1,6 +1,7 @@
 package split
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -8,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/ppml-go/ppml/pkg/nn"
@@ -58,108 +58,6 @@ type Worker interface {
 	run(r request, cancel <-chan struct{}) ([]result, error)
 }
 
-// request is a batch of commands with what bounds its waits.
-type request struct {
-	id      uint64 // set by the RemoteWorker that sends it
-	timeout time.Duration
-	decoded bool // the tensors of the commands were decoded from the wire: the worker owns them
-	posted  bool // sent by RemoteWorker.post
-	cmds    []command
-}
-
-// op is the operation of a command.
-type op uint8
-
-const (
-	opInvalid      op = iota
-	opHello           // -> Text: the worker's id
-	opList            // -> Objects
-	opPut             // Tensor -> store as Out
-	opGet             // A -> Tensor (deleted from the store if flagDelete)
-	opDelete          // A
-	opAdd             // A + B -> Out
-	opSub             // A - B -> Out
-	opMul             // A * B (element-wise) -> Out
-	opMatMul          // A · B -> Out
-	opSum             // sum of all elements of A -> Out
-	opNewModel        // Spec, Tensor (flat weights) -> model Out
-	opWeights         // model A -> Tensor (flat weights)
-	opForward         // model A, input B -> output (Out, or returned if Out is 0); keeps what backward needs
-	opPredict         // like opForward without keeping anything
-	opTrainTop        // model A, input B, labels C -> input gradient (Out, or returned if Out is 0) and metrics
-	opBackwardStep    // model A, gradient B -> input gradient (Out, or returned if Out is 0; none unless flagInputGrad)
-	opSetLR           // model A, learning rate Rate
-	opSend            // tensor A -> the worker at Peer, stored there as Out (deleted here if flagDelete)
-	opDeliver         // Tensor -> store as Out at once, even while a request waits (what opSend sends)
-	opAwait           // wait until object A exists (delivered by a peer), within the request's timeout
-	numOps
-)
-
-func (o op) valid() bool { return o > opInvalid && o < numOps }
-
-// immediate reports whether the operation is run as soon as it arrives,
-// not after the requests before it: what unblocks waiting requests (and
-// the greeting of a worker that connects to deliver).
-func (o op) immediate() bool { return o == opDeliver || o == opHello }
-
-var opNames = [...]string{"invalid", "hello", "list", "put", "get", "delete", "add", "sub", "mul", "matmul", "sum",
-	"new model", "weights", "forward", "predict", "train top", "backward step", "set learning rate",
-	"send", "deliver", "await"}
-
-func (o op) String() string {
-	if int(o) < len(opNames) {
-		return opNames[o]
-	}
-	return fmt.Sprintf("op(%d)", int(o))
-}
-
-// command is one operation for a worker. Inputs A, B and C are object ids;
-// outputs are stored under Out, or returned when Out is 0 (for the operations
-// that say so).
-type command struct {
-	Op      op
-	Out     ObjectID
-	A, B, C ObjectID
-	Delete  bool // opGet, opSend: delete after reading; opForward, opTrainTop, opBackwardStep: consume the inputs
-	Grad    bool // opBackwardStep: compute the gradient at the segment's input
-	Tensor  *tensors.Tensor
-	Spec    *modelSpec
-	Rate    float64   // opSetLR
-	Peer    string    // opSend: the address of the receiving worker
-	to      Worker    // opSend from an in-process worker: the receiving worker itself (not sent on the wire)
-	model   *nn.Model // opNewModel to an in-process worker: the model itself (not sent on the wire)
-}
-
-func (c command) flags() byte {
-	var f byte
-	if c.Delete {
-		f |= 1
-	}
-	if c.Grad {
-		f |= 2
-	}
-	return f
-}
-
-func (c *command) setFlags(f byte) { c.Delete, c.Grad = f&1 != 0, f&2 != 0 }
-
-// result is the answer to one command.
-type result struct {
-	Tensor  *tensors.Tensor
-	Metrics *nn.Metrics
-	Objects []ObjectInfo
-	Text    string
-	Sent    int64 // opSend: the tensor bytes put on the transport
-}
-
-// modelSpec describes a model segment to create on a worker.
-type modelSpec struct {
-	InputDim     int
-	Layers       []nn.Layer
-	Loss         nn.Loss
-	LearningRate float64
-}
-
 // VirtualWorker is a worker in this process, like PySyft's
 // sy.VirtualWorker: its objects can be listed, and pointers to them behave
 // exactly as pointers to a remote worker's objects. It is safe for
@@ -175,16 +73,7 @@ type VirtualWorker struct {
 	waiting map[ObjectID]chan struct{}
 	peers   map[string]*RemoteWorker // connections opened by opSend, by address
 
-	// Tensors this worker owns (decoded from the wire, or gradients it
-	// computed) go back to the backend's buffer pool once no object and no
-	// model needs them: no one else refers to them. A model keeps its
-	// forward input and output until its backward step.
-	owned   map[*tensors.Tensor]bool
-	outputs map[*tensors.Tensor]*nn.Model   // the output of each model's last Forward
-	kept    map[*nn.Model][]*tensors.Tensor // owned tensors to free after the model's next step
-	// Freed tensors that the backend does not pool (those that tensors
-	// decoded from the wire are copied into), by shape, for reuse.
-	spare map[string][]*tensors.Tensor
+	life lifetimes // the tensors the worker owns
 }
 
 // NewVirtualWorker creates an empty in-process worker named id.
@@ -425,255 +314,220 @@ func (w *VirtualWorker) send(c command, r request, cancel <-chan struct{}) (int6
 	sent := t.Shape().ByteSize()
 	w.consume(c, c.A)
 	if _, remote := to.(*RemoteWorker); remote && c.Delete {
-		w.sent(t)
+		w.life.sent(t)
 	}
 	return sent, nil
 }
 
-// own records that the worker may free t once nothing needs it.
-func (w *VirtualWorker) own(t *tensors.Tensor) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.owned == nil {
-		w.owned = map[*tensors.Tensor]bool{}
-	}
-	w.owned[t] = true
-}
+// handler runs one operation on a worker.
+type handler func(w *VirtualWorker, c command, r request, cancel <-chan struct{}) (result, error)
 
-// release frees t if the worker owns it and no model keeps it; the caller
-// has removed it from the store.
-func (w *VirtualWorker) release(t *tensors.Tensor) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.releaseLocked(t)
-}
-
-func (w *VirtualWorker) releaseLocked(t *tensors.Tensor) {
-	if !w.owned[t] {
-		return
-	}
-	if m, ok := w.outputs[t]; ok {
-		w.kept[m] = append(w.kept[m], t) // freed after m's next step
-		return
-	}
-	delete(w.owned, t)
-	if t.IsShared() {
-		key := t.Shape().String()
-		if w.spare == nil {
-			w.spare = map[string][]*tensors.Tensor{}
-		}
-		if len(w.spare[key]) < maxSpare {
-			w.spare[key] = append(w.spare[key], t)
-			return
-		}
-	}
-	t.FinalizeAll()
-}
-
-// maxSpare bounds the freed tensors of one shape a worker keeps for reuse.
-const maxSpare = 4
-
-// reuse returns a freed tensor of the given shape, or nil: decoding copies
-// into it.
-func (w *VirtualWorker) reuse(s shapes.Shape) *tensors.Tensor {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	key := s.String()
-	spare := w.spare[key]
-	if len(spare) == 0 {
-		return nil
-	}
-	t := spare[len(spare)-1]
-	w.spare[key] = spare[:len(spare)-1]
-	return t
-}
-
-// keep records what a model's Forward keeps for its backward step: its
-// input x (freed after the step if consumed) and its output.
-func (w *VirtualWorker) keep(m *nn.Model, x, out *tensors.Tensor, consumed bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.outputs == nil {
-		w.outputs, w.kept = map[*tensors.Tensor]*nn.Model{}, map[*nn.Model][]*tensors.Tensor{}
-	}
-	w.outputs[out] = m
-	if consumed && w.owned[x] {
-		w.kept[m] = append(w.kept[m], x)
-	}
-}
-
-// stepped frees what model m kept for a backward step that is done (or
-// replaced by a new Forward).
-func (w *VirtualWorker) stepped(m *nn.Model) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for t, owner := range w.outputs {
-		if owner == m {
-			delete(w.outputs, t)
-		}
-	}
-	kept := w.kept[m]
-	delete(w.kept, m)
-	for _, t := range kept {
-		w.releaseLocked(t)
-	}
-}
-
-// sent is called when t, deleted from the store, went to another process
-// as a copy: the worker owns t now.
-func (w *VirtualWorker) sent(t *tensors.Tensor) {
-	w.own(t)
-	w.release(t)
-}
-
-func (w *VirtualWorker) do(c command, r request, cancel <-chan struct{}) (result, error) {
-	switch c.Op {
-	case opHello:
-		return result{Text: w.id}, nil
-	case opList:
-		w.mu.Lock()
-		infos := make([]ObjectInfo, 0, len(w.objects))
-		for id, o := range w.objects {
-			info := ObjectInfo{ID: id}
-			switch o := o.(type) {
-			case *tensors.Tensor:
-				info.Kind, info.Description = "tensor", o.Shape().String()
-			case *nn.Model:
-				info.Kind, info.Description = "model", o.String()
-			}
-			infos = append(infos, info)
-		}
-		w.mu.Unlock()
-		slices.SortFunc(infos, func(a, b ObjectInfo) int { return compareIDs(a.ID, b.ID) })
-		return result{Objects: infos}, nil
-	case opPut, opDeliver:
-		if c.Out == 0 {
-			return result{}, fmt.Errorf("%v needs a non-zero id", c.Op)
-		}
-		if c.Tensor == nil {
-			return result{}, fmt.Errorf("%v without a tensor", c.Op)
-		}
-		if r.decoded {
-			w.own(c.Tensor)
-		}
-		return w.store(c.Out, c.Tensor)
-	case opAwait:
+// handlers are the worker's operations, one function each.
+var handlers = [numOps]handler{
+	opHello:   (*VirtualWorker).hello,
+	opList:    (*VirtualWorker).list,
+	opPut:     (*VirtualWorker).put,
+	opDeliver: (*VirtualWorker).put,
+	opAwait: func(w *VirtualWorker, c command, r request, cancel <-chan struct{}) (result, error) {
 		return result{}, w.await(c.A, r.timeout, cancel)
-	case opSend:
-		sent, err := w.send(c, r, cancel)
-		return result{Sent: sent}, err
-	case opGet:
-		t, err := w.tensor(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		w.consume(c, c.A)
-		return result{Tensor: t}, nil
-	case opDelete:
-		if _, ok := w.object(c.A); !ok {
-			return result{}, fmt.Errorf("%w %d", ErrNoObject, c.A)
-		}
-		w.remove(c.A)
-		return result{}, nil
-	case opAdd, opSub, opMul, opMatMul:
-		a, err := w.tensor(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		b, err := w.tensor(c.B)
-		if err != nil {
-			return result{}, err
-		}
-		out, err := binaryOp(c.Op, a, b)
-		if err != nil {
-			return result{}, err
-		}
-		return w.store(c.Out, out)
-	case opSum:
-		a, err := w.tensor(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		out, err := sumOp(a)
-		if err != nil {
-			return result{}, err
-		}
-		return w.store(c.Out, out)
-	case opNewModel:
-		return w.newModel(c)
-	case opWeights:
-		m, err := w.model(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		flat, err := m.Weights()
-		if err != nil {
-			return result{}, err
-		}
-		return result{Tensor: tensors.FromFlatDataAndDimensions(flat, len(flat))}, nil
-	case opSetLR:
-		m, err := w.model(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		return result{}, m.Compile(m.Loss(), nn.SGD{LearningRate: c.Rate})
-	case opForward, opPredict:
-		m, err := w.model(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		x, err := w.tensor(c.B)
-		if err != nil {
-			return result{}, err
-		}
-		var out *tensors.Tensor
-		if c.Op == opForward {
-			out, err = m.Forward(x)
-		} else {
-			out, err = m.PredictTensor(x)
-		}
-		if err != nil {
-			return result{}, err
-		}
-		w.consume(c, c.B)
-		if c.Op == opForward {
-			w.stepped(m)
-			w.keep(m, x, out, c.Delete)
-		} else if c.Delete {
-			w.release(x)
-		}
-		return w.store(c.Out, out)
-	case opTrainTop:
-		return w.trainTop(c)
-	case opBackwardStep:
-		m, err := w.model(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		g, err := w.tensor(c.B)
-		if err != nil {
-			return result{}, err
-		}
-		dx, err := m.BackwardStep(g, c.Grad)
-		if err != nil {
-			return result{}, err
-		}
-		w.consume(c, c.B)
-		if c.Delete {
-			w.release(g)
-		}
-		w.stepped(m)
-		if dx == nil {
-			return result{}, nil
-		}
-		w.own(dx)
-		return w.store(c.Out, dx)
+	},
+	opSend:         (*VirtualWorker).sendOp,
+	opGet:          (*VirtualWorker).get,
+	opDelete:       (*VirtualWorker).delete,
+	opAdd:          (*VirtualWorker).binary,
+	opSub:          (*VirtualWorker).binary,
+	opMul:          (*VirtualWorker).binary,
+	opMatMul:       (*VirtualWorker).binary,
+	opSum:          (*VirtualWorker).sum,
+	opNewModel:     (*VirtualWorker).newModel,
+	opWeights:      (*VirtualWorker).weights,
+	opSetLR:        (*VirtualWorker).setLR,
+	opForward:      (*VirtualWorker).forward,
+	opPredict:      (*VirtualWorker).forward,
+	opTrainTop:     (*VirtualWorker).trainTop,
+	opBackwardStep: (*VirtualWorker).backwardStep,
+}
+
+// do runs one command.
+func (w *VirtualWorker) do(c command, r request, cancel <-chan struct{}) (result, error) {
+	if !c.Op.valid() || handlers[c.Op] == nil {
+		return result{}, fmt.Errorf("unknown operation %d", c.Op)
 	}
-	return result{}, fmt.Errorf("unknown operation %d", c.Op)
+	return handlers[c.Op](w, c, r, cancel)
+}
+
+// hello runs opHello: the worker's id.
+func (w *VirtualWorker) hello(command, request, <-chan struct{}) (result, error) {
+	return result{Text: w.id}, nil
+}
+
+// list runs opList: the objects, sorted by id.
+func (w *VirtualWorker) list(command, request, <-chan struct{}) (result, error) {
+	w.mu.Lock()
+	infos := make([]ObjectInfo, 0, len(w.objects))
+	for id, o := range w.objects {
+		info := ObjectInfo{ID: id}
+		switch o := o.(type) {
+		case *tensors.Tensor:
+			info.Kind, info.Description = "tensor", o.Shape().String()
+		case *nn.Model:
+			info.Kind, info.Description = "model", o.String()
+		}
+		infos = append(infos, info)
+	}
+	w.mu.Unlock()
+	slices.SortFunc(infos, func(a, b ObjectInfo) int { return cmp.Compare(a.ID, b.ID) })
+	return result{Objects: infos}, nil
+}
+
+// put runs opPut and opDeliver: the command's tensor is stored as Out.
+func (w *VirtualWorker) put(c command, r request, _ <-chan struct{}) (result, error) {
+	if c.Out == 0 {
+		return result{}, fmt.Errorf("%v needs a non-zero id", c.Op)
+	}
+	if c.Tensor == nil {
+		return result{}, fmt.Errorf("%v without a tensor", c.Op)
+	}
+	if r.decoded {
+		w.life.own(c.Tensor)
+	}
+	return w.store(c.Out, c.Tensor)
+}
+
+// sendOp runs opSend (send), reporting the bytes sent.
+func (w *VirtualWorker) sendOp(c command, r request, cancel <-chan struct{}) (result, error) {
+	sent, err := w.send(c, r, cancel)
+	return result{Sent: sent}, err
+}
+
+// get runs opGet: tensor A is returned (and deleted if asked).
+func (w *VirtualWorker) get(c command, _ request, _ <-chan struct{}) (result, error) {
+	t, err := w.tensor(c.A)
+	if err != nil {
+		return result{}, err
+	}
+	w.consume(c, c.A)
+	return result{Tensor: t}, nil
+}
+
+// delete runs opDelete.
+func (w *VirtualWorker) delete(c command, _ request, _ <-chan struct{}) (result, error) {
+	if _, ok := w.object(c.A); !ok {
+		return result{}, fmt.Errorf("%w %d", ErrNoObject, c.A)
+	}
+	w.remove(c.A)
+	return result{}, nil
+}
+
+// binary runs opAdd, opSub, opMul and opMatMul: A op B is stored as Out.
+func (w *VirtualWorker) binary(c command, _ request, _ <-chan struct{}) (result, error) {
+	a, err := w.tensor(c.A)
+	if err != nil {
+		return result{}, err
+	}
+	b, err := w.tensor(c.B)
+	if err != nil {
+		return result{}, err
+	}
+	out, err := binaryOp(c.Op, a, b)
+	if err != nil {
+		return result{}, err
+	}
+	return w.store(c.Out, out)
+}
+
+// sum runs opSum: the sum of A's elements is stored as Out.
+func (w *VirtualWorker) sum(c command, _ request, _ <-chan struct{}) (result, error) {
+	a, err := w.tensor(c.A)
+	if err != nil {
+		return result{}, err
+	}
+	out, err := sumOp(a)
+	if err != nil {
+		return result{}, err
+	}
+	return w.store(c.Out, out)
+}
+
+// weights runs opWeights: model A's flat weights.
+func (w *VirtualWorker) weights(c command, _ request, _ <-chan struct{}) (result, error) {
+	m, err := w.model(c.A)
+	if err != nil {
+		return result{}, err
+	}
+	flat, err := m.Weights()
+	if err != nil {
+		return result{}, err
+	}
+	return result{Tensor: tensors.FromFlatDataAndDimensions(flat, len(flat))}, nil
+}
+
+// setLR runs opSetLR.
+func (w *VirtualWorker) setLR(c command, _ request, _ <-chan struct{}) (result, error) {
+	m, err := w.model(c.A)
+	if err != nil {
+		return result{}, err
+	}
+	return result{}, m.Compile(m.Loss(), nn.SGD{LearningRate: c.Rate})
+}
+
+// forward runs opForward and opPredict: model A on input B.
+func (w *VirtualWorker) forward(c command, _ request, _ <-chan struct{}) (result, error) {
+	m, err := w.model(c.A)
+	if err != nil {
+		return result{}, err
+	}
+	x, err := w.tensor(c.B)
+	if err != nil {
+		return result{}, err
+	}
+	var out *tensors.Tensor
+	if c.Op == opForward {
+		out, err = m.Forward(x)
+	} else {
+		out, err = m.PredictTensor(x)
+	}
+	if err != nil {
+		return result{}, err
+	}
+	w.consume(c, c.B)
+	if c.Op == opForward {
+		w.life.stepped(m)
+		w.life.keep(m, x, out, c.Delete)
+	} else if c.Delete {
+		w.life.release(x)
+	}
+	return w.store(c.Out, out)
+}
+
+// backwardStep runs opBackwardStep: model A back-propagates gradient B.
+func (w *VirtualWorker) backwardStep(c command, _ request, _ <-chan struct{}) (result, error) {
+	m, err := w.model(c.A)
+	if err != nil {
+		return result{}, err
+	}
+	g, err := w.tensor(c.B)
+	if err != nil {
+		return result{}, err
+	}
+	dx, err := m.BackwardStep(g, c.Grad)
+	if err != nil {
+		return result{}, err
+	}
+	w.consume(c, c.B)
+	if c.Delete {
+		w.life.release(g)
+	}
+	w.life.stepped(m)
+	if dx == nil {
+		return result{}, nil
+	}
+	w.life.own(dx)
+	return w.store(c.Out, dx)
 }
 
 // trainTop runs opTrainTop: model A, input B, labels C.
-func (w *VirtualWorker) trainTop(c command) (result, error) {
+func (w *VirtualWorker) trainTop(c command, _ request, _ <-chan struct{}) (result, error) {
 	m, err := w.model(c.A)
 	if err != nil {
 		return result{}, err
@@ -696,10 +550,10 @@ func (w *VirtualWorker) trainTop(c command) (result, error) {
 	}
 	w.consume(c, c.B, c.C)
 	if c.Delete {
-		w.release(x)
-		w.release(lt)
+		w.life.release(x)
+		w.life.release(lt)
 	}
-	w.own(dx)
+	w.life.own(dx)
 	r, err := w.store(c.Out, dx)
 	r.Metrics = &mt
 	return r, err
@@ -724,7 +578,7 @@ func labelsOf(t *tensors.Tensor) ([]int32, error) {
 }
 
 // newModel runs opNewModel.
-func (w *VirtualWorker) newModel(c command) (result, error) {
+func (w *VirtualWorker) newModel(c command, _ request, _ <-chan struct{}) (result, error) {
 	if _, dup := w.object(c.Out); dup || c.Out == 0 {
 		return result{}, fmt.Errorf("cannot create model %d: id zero or in use", c.Out)
 	}
@@ -749,16 +603,6 @@ func (w *VirtualWorker) newModel(c command) (result, error) {
 		return result{}, err
 	}
 	return result{}, w.add(c.Out, m)
-}
-
-func compareIDs(a, b ObjectID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pointerOps are the compiled element-wise and matrix operations run on
