@@ -59,8 +59,10 @@ for r in $(seq "$ROUNDS"); do
 	echo "$T1 $G1 $T2 $G2 $GZ" >>"$TMP/rounds"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-# One step of the MLP is 2*64*189,440 FLOP forward and twice that backward
-# (938 steps per epoch, the last of 32 rows): about 68 GFLOP per epoch.
+# An epoch of the MLP (60000 rows) is 2*60000*189,440 FLOP forward, as many
+# for the weight gradients and 2*60000*(128*640+640*10) for the input
+# gradients of the two upper layers (none for the first layer's input):
+# 56 GFLOP.
 awk -v model="$MODEL" '
 function median(a, n,   i, j, t) {
 	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
@@ -73,7 +75,7 @@ END {
 		least(t1, n), least(g1, n), least(g1, n)/least(t1, n), least(t2, n), least(g2, n), least(g2, n)/least(t2, n), least(gz, n), least(gz, n)/least(t1, n)
 	printf "median ratio go/pytorch: 1 thread %.2fx, 2 threads %.2fx, ZeroMQ workers %.2fx\n", median(r1, n), median(r2, n), median(rz, n)
 	if (model == "mlp") {
-		f = 6 * 189440 * 60000 / 1e9
+		f = 2 * 60000 * (2 * 189440 + 128 * 640 + 640 * 10) / 1e9
 		printf "GFLOP/s of the best runs (%.0f GFLOP per epoch): 1 thread pytorch %.0f go %.0f; 2 threads pytorch %.0f go %.0f\n",
 			f, f/least(t1, n), f/least(g1, n), f/least(t2, n), f/least(g2, n)
 	}
