@@ -410,7 +410,7 @@ func (n *Network) drive(ctx context.Context, w Worker, queue <-chan job, metrics
 		}
 		for _, r := range j.relays {
 			t := res[r.result].Tensor
-			if _, err := r.to.run(request{cmds: []command{{Op: opDeliver, Out: r.id, Tensor: t}}}, nil); err != nil {
+			if _, err := r.to.run(context.Background(), request{cmds: []command{{Op: opDeliver, Out: r.id, Tensor: t}}}); err != nil {
 				return fmt.Errorf("batch %d: %w", j.step, err)
 			}
 			counter.add(r.cut, t.Shape().ByteSize())
@@ -423,7 +423,7 @@ func (n *Network) drive(ctx context.Context, w Worker, queue <-chan job, metrics
 	rw, remote := w.(*RemoteWorker)
 	if !remote {
 		for j := range queue {
-			res, err := w.run(j.req, ctx.Done())
+			res, err := w.run(ctx, j.req)
 			if err := finish(j, res, err); err != nil {
 				return err
 			}
@@ -441,7 +441,7 @@ func (n *Network) drive(ctx context.Context, w Worker, queue <-chan job, metrics
 	g.Go(func() error { // sender
 		defer close(inflight)
 		for j := range queue {
-			cl, err := rw.startCancel(j.req, ctx.Done())
+			cl, err := rw.startCancel(ctx, j.req)
 			if err != nil {
 				return fmt.Errorf("batch %d: %w", j.step, err)
 			}
@@ -460,7 +460,7 @@ func (n *Network) drive(ctx context.Context, w Worker, queue <-chan job, metrics
 				p.cl.conn.forget(p.cl)
 				continue
 			}
-			res, err := p.cl.wait(ctx.Done())
+			res, err := p.cl.wait(ctx)
 			if first = finish(p.j, res, err); first != nil {
 				cancel() // stops the sender
 			}

@@ -1,6 +1,7 @@
 package split
 
 import (
+	"context"
 	"cmp"
 	"errors"
 	"fmt"
@@ -52,10 +53,10 @@ type Worker interface {
 	// at the first error.
 	exec(cmds []command) ([]result, error)
 	// run is exec of a request whose timeout bounds the awaits and the
-	// sends to other workers. Closing cancel gives the request up: its
-	// awaits and sends fail (in process), or the wait for its reply does
-	// (remote).
-	run(r request, cancel <-chan struct{}) ([]result, error)
+	// sends to other workers. When ctx is done the request is given up:
+	// its awaits and sends fail (in process), or the wait for its reply
+	// does (remote).
+	run(ctx context.Context, r request) ([]result, error)
 }
 
 // VirtualWorker is a worker in this process, like PySyft's
@@ -115,16 +116,16 @@ func (w *VirtualWorker) Close() error {
 
 // exec runs the commands in order.
 func (w *VirtualWorker) exec(cmds []command) ([]result, error) {
-	return w.run(request{cmds: cmds}, nil)
+	return w.run(context.Background(), request{cmds: cmds})
 }
 
 // errAborted is returned for the requests given up.
 var errAborted = errors.New("request given up")
 
 // run runs the request's commands in order, stopping at the first error or
-// when cancel is closed. A request of only deliveries and greetings runs at
+// when ctx is done. A request of only deliveries and greetings runs at
 // once; any other waits for the batch before it.
-func (w *VirtualWorker) run(r request, cancel <-chan struct{}) ([]result, error) {
+func (w *VirtualWorker) run(ctx context.Context, r request) ([]result, error) {
 	immediate := len(r.cmds) > 0
 	for _, c := range r.cmds {
 		immediate = immediate && c.Op.immediate()
@@ -141,9 +142,9 @@ func (w *VirtualWorker) run(r request, cancel <-chan struct{}) ([]result, error)
 		var res result
 		err := errAborted
 		select {
-		case <-cancel:
+		case <-ctx.Done():
 		default:
-			res, err = w.do(c, r, cancel)
+			res, err = w.do(ctx, c, r)
 		}
 		if err != nil {
 			if len(r.cmds) > 1 {
@@ -231,9 +232,8 @@ func (w *VirtualWorker) consume(c command, ids ...ObjectID) {
 	}
 }
 
-// await waits until object id exists, the timeout passes or cancel is
-// closed.
-func (w *VirtualWorker) await(id ObjectID, timeout time.Duration, cancel <-chan struct{}) error {
+// await waits until object id exists, the timeout passes or ctx is done.
+func (w *VirtualWorker) await(ctx context.Context, id ObjectID, timeout time.Duration) error {
 	w.mu.Lock()
 	if _, ok := w.objects[id]; ok {
 		w.mu.Unlock()
@@ -253,7 +253,7 @@ func (w *VirtualWorker) await(id ObjectID, timeout time.Duration, cancel <-chan 
 	select {
 	case <-ch:
 		return nil
-	case <-cancel:
+	case <-ctx.Done():
 		return fmt.Errorf("waiting for object %d: %w", id, errAborted)
 	case <-timer.C:
 		return fmt.Errorf("object %d did not arrive: %w within %v", id, ErrTimeout, timeout)
@@ -287,7 +287,7 @@ func (w *VirtualWorker) peer(addr string, timeout time.Duration) (*RemoteWorker,
 
 // send runs opSend: tensor A goes to the receiving worker as Out. It
 // returns the tensor bytes it put on the transport.
-func (w *VirtualWorker) send(c command, r request, cancel <-chan struct{}) (int64, error) {
+func (w *VirtualWorker) send(ctx context.Context, c command, r request) (int64, error) {
 	t, err := w.tensor(c.A)
 	if err != nil {
 		return 0, err
@@ -304,9 +304,9 @@ func (w *VirtualWorker) send(c command, r request, cancel <-chan struct{}) (int6
 	if rw, ok := to.(*RemoteWorker); ok {
 		// Sent without waiting for the answer: the receiver awaits the
 		// object, and a failure shows at the next send.
-		err = rw.post(deliver, cancel)
+		err = rw.post(ctx, deliver)
 	} else {
-		_, err = to.run(deliver, cancel)
+		_, err = to.run(ctx, deliver)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("sending object %d to %s: %w", c.A, to.ID(), err)
@@ -320,7 +320,7 @@ func (w *VirtualWorker) send(c command, r request, cancel <-chan struct{}) (int6
 }
 
 // handler runs one operation on a worker.
-type handler func(w *VirtualWorker, c command, r request, cancel <-chan struct{}) (result, error)
+type handler func(w *VirtualWorker, ctx context.Context, c command, r request) (result, error)
 
 // handlers are the worker's operations, one function each.
 var handlers = [numOps]handler{
@@ -328,8 +328,8 @@ var handlers = [numOps]handler{
 	opList:    (*VirtualWorker).list,
 	opPut:     (*VirtualWorker).put,
 	opDeliver: (*VirtualWorker).put,
-	opAwait: func(w *VirtualWorker, c command, r request, cancel <-chan struct{}) (result, error) {
-		return result{}, w.await(c.A, r.timeout, cancel)
+	opAwait: func(w *VirtualWorker, ctx context.Context, c command, r request) (result, error) {
+		return result{}, w.await(ctx, c.A, r.timeout)
 	},
 	opSend:         (*VirtualWorker).sendOp,
 	opGet:          (*VirtualWorker).get,
@@ -349,20 +349,20 @@ var handlers = [numOps]handler{
 }
 
 // do runs one command.
-func (w *VirtualWorker) do(c command, r request, cancel <-chan struct{}) (result, error) {
+func (w *VirtualWorker) do(ctx context.Context, c command, r request) (result, error) {
 	if !c.Op.valid() || handlers[c.Op] == nil {
 		return result{}, fmt.Errorf("unknown operation %d", c.Op)
 	}
-	return handlers[c.Op](w, c, r, cancel)
+	return handlers[c.Op](w, ctx, c, r)
 }
 
 // hello runs opHello: the worker's id.
-func (w *VirtualWorker) hello(command, request, <-chan struct{}) (result, error) {
+func (w *VirtualWorker) hello(context.Context, command, request) (result, error) {
 	return result{Text: w.id}, nil
 }
 
 // list runs opList: the objects, sorted by id.
-func (w *VirtualWorker) list(command, request, <-chan struct{}) (result, error) {
+func (w *VirtualWorker) list(context.Context, command, request) (result, error) {
 	w.mu.Lock()
 	infos := make([]ObjectInfo, 0, len(w.objects))
 	for id, o := range w.objects {
@@ -381,7 +381,7 @@ func (w *VirtualWorker) list(command, request, <-chan struct{}) (result, error) 
 }
 
 // put runs opPut and opDeliver: the command's tensor is stored as Out.
-func (w *VirtualWorker) put(c command, r request, _ <-chan struct{}) (result, error) {
+func (w *VirtualWorker) put(_ context.Context, c command, r request) (result, error) {
 	if c.Out == 0 {
 		return result{}, fmt.Errorf("%v needs a non-zero id", c.Op)
 	}
@@ -395,13 +395,13 @@ func (w *VirtualWorker) put(c command, r request, _ <-chan struct{}) (result, er
 }
 
 // sendOp runs opSend (send), reporting the bytes sent.
-func (w *VirtualWorker) sendOp(c command, r request, cancel <-chan struct{}) (result, error) {
-	sent, err := w.send(c, r, cancel)
+func (w *VirtualWorker) sendOp(ctx context.Context, c command, r request) (result, error) {
+	sent, err := w.send(ctx, c, r)
 	return result{Sent: sent}, err
 }
 
 // get runs opGet: tensor A is returned (and deleted if asked).
-func (w *VirtualWorker) get(c command, _ request, _ <-chan struct{}) (result, error) {
+func (w *VirtualWorker) get(_ context.Context, c command, _ request) (result, error) {
 	t, err := w.tensor(c.A)
 	if err != nil {
 		return result{}, err
@@ -411,7 +411,7 @@ func (w *VirtualWorker) get(c command, _ request, _ <-chan struct{}) (result, er
 }
 
 // delete runs opDelete.
-func (w *VirtualWorker) delete(c command, _ request, _ <-chan struct{}) (result, error) {
+func (w *VirtualWorker) delete(_ context.Context, c command, _ request) (result, error) {
 	if _, ok := w.object(c.A); !ok {
 		return result{}, fmt.Errorf("%w %d", ErrNoObject, c.A)
 	}
@@ -420,7 +420,7 @@ func (w *VirtualWorker) delete(c command, _ request, _ <-chan struct{}) (result,
 }
 
 // binary runs opAdd, opSub, opMul and opMatMul: A op B is stored as Out.
-func (w *VirtualWorker) binary(c command, _ request, _ <-chan struct{}) (result, error) {
+func (w *VirtualWorker) binary(_ context.Context, c command, _ request) (result, error) {
 	a, err := w.tensor(c.A)
 	if err != nil {
 		return result{}, err
@@ -437,7 +437,7 @@ func (w *VirtualWorker) binary(c command, _ request, _ <-chan struct{}) (result,
 }
 
 // sum runs opSum: the sum of A's elements is stored as Out.
-func (w *VirtualWorker) sum(c command, _ request, _ <-chan struct{}) (result, error) {
+func (w *VirtualWorker) sum(_ context.Context, c command, _ request) (result, error) {
 	a, err := w.tensor(c.A)
 	if err != nil {
 		return result{}, err
@@ -450,7 +450,7 @@ func (w *VirtualWorker) sum(c command, _ request, _ <-chan struct{}) (result, er
 }
 
 // weights runs opWeights: model A's flat weights.
-func (w *VirtualWorker) weights(c command, _ request, _ <-chan struct{}) (result, error) {
+func (w *VirtualWorker) weights(_ context.Context, c command, _ request) (result, error) {
 	m, err := w.model(c.A)
 	if err != nil {
 		return result{}, err
@@ -463,7 +463,7 @@ func (w *VirtualWorker) weights(c command, _ request, _ <-chan struct{}) (result
 }
 
 // setLR runs opSetLR.
-func (w *VirtualWorker) setLR(c command, _ request, _ <-chan struct{}) (result, error) {
+func (w *VirtualWorker) setLR(_ context.Context, c command, _ request) (result, error) {
 	m, err := w.model(c.A)
 	if err != nil {
 		return result{}, err
@@ -472,7 +472,7 @@ func (w *VirtualWorker) setLR(c command, _ request, _ <-chan struct{}) (result, 
 }
 
 // forward runs opForward and opPredict: model A on input B.
-func (w *VirtualWorker) forward(c command, _ request, _ <-chan struct{}) (result, error) {
+func (w *VirtualWorker) forward(_ context.Context, c command, _ request) (result, error) {
 	m, err := w.model(c.A)
 	if err != nil {
 		return result{}, err
@@ -501,7 +501,7 @@ func (w *VirtualWorker) forward(c command, _ request, _ <-chan struct{}) (result
 }
 
 // backwardStep runs opBackwardStep: model A back-propagates gradient B.
-func (w *VirtualWorker) backwardStep(c command, _ request, _ <-chan struct{}) (result, error) {
+func (w *VirtualWorker) backwardStep(_ context.Context, c command, _ request) (result, error) {
 	m, err := w.model(c.A)
 	if err != nil {
 		return result{}, err
@@ -527,7 +527,7 @@ func (w *VirtualWorker) backwardStep(c command, _ request, _ <-chan struct{}) (r
 }
 
 // trainTop runs opTrainTop: model A, input B, labels C.
-func (w *VirtualWorker) trainTop(c command, _ request, _ <-chan struct{}) (result, error) {
+func (w *VirtualWorker) trainTop(_ context.Context, c command, _ request) (result, error) {
 	m, err := w.model(c.A)
 	if err != nil {
 		return result{}, err
@@ -578,7 +578,7 @@ func labelsOf(t *tensors.Tensor) ([]int32, error) {
 }
 
 // newModel runs opNewModel.
-func (w *VirtualWorker) newModel(c command, _ request, _ <-chan struct{}) (result, error) {
+func (w *VirtualWorker) newModel(_ context.Context, c command, _ request) (result, error) {
 	if _, dup := w.object(c.Out); dup || c.Out == 0 {
 		return result{}, fmt.Errorf("cannot create model %d: id zero or in use", c.Out)
 	}
