@@ -1,8 +1,8 @@
 package split
 
 import (
-	"context"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
