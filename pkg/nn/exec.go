@@ -53,7 +53,7 @@ func (m *Model) exec(kind execKind) (*model.Exec, error) {
 			if kind == execTrainTop {
 				wrt = append(wrt[:len(wrt):len(wrt)], x)
 			}
-			grads := graph.Gradient(loss, wrt...)
+			grads := gradient(loss, wrt...)
 			m.sgd(params, grads[:np], lr)
 			res := []*graph.Node{loss, correct(out, labels)}
 			if kind == execTrainTop {
@@ -83,7 +83,7 @@ func (m *Model) exec(kind execKind) (*model.Exec, error) {
 			if needDx {
 				wrt = append(wrt[:len(wrt):len(wrt)], x)
 			}
-			grads := graph.Gradient(vjpTarget(y, dy), wrt...)
+			grads := gradient(vjpTarget(y, dy), wrt...)
 			var res []*graph.Node
 			if needDx {
 				res = append(res, grads[np])

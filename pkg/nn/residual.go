@@ -119,6 +119,44 @@ func (p *vjpPlan) clone(x, dy *G.Node, params, residuals []*G.Node) []*G.Node {
 	return grads
 }
 
+// gradient is graph.Gradient(output, wrt...) with the transposed products
+// folded (foldTransposedProduct): the gradient part is built, then rebuilt
+// in the same graph with the folds; the first build is left unused, and
+// the backend does not run it.
+func gradient(output *G.Node, wrt ...*G.Node) []*G.Node {
+	g := output.Graph()
+	boundary := g.LastNode().Id() + 1
+	grads := G.Gradient(output, wrt...)
+	mapped := map[*G.Node]*G.Node{}
+	var rebuild func(n *G.Node) *G.Node
+	rebuild = func(n *G.Node) *G.Node {
+		if m, ok := mapped[n]; ok {
+			return m
+		}
+		m := n
+		if n.Id() >= boundary && len(n.Inputs()) > 0 {
+			ins := make([]*G.Node, len(n.Inputs()))
+			changed := false
+			for i, in := range n.Inputs() {
+				ins[i] = rebuild(in)
+				changed = changed || ins[i] != in
+			}
+			if f := foldTransposedProduct(n, ins); f != nil {
+				m = f
+			} else if changed {
+				m = cloneNode(n, ins)
+			}
+		}
+		mapped[n] = m
+		return m
+	}
+	out := make([]*G.Node, len(grads))
+	for i, gr := range grads {
+		out[i] = rebuild(gr)
+	}
+	return out
+}
+
 // cloneNode is n.CloneWithInputs(ins...), checked: the clone must read ins
 // in n's order. GoMLX v0.28.16's FusedActivationVJP lists its inputs as (y,
 // dOutput, x) but its CloneWithInputs reads (y, x, dOutput); it gets them
