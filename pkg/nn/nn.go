@@ -8,18 +8,23 @@
 // uniform).
 //
 // Every gradient comes from GoMLX's automatic differentiation
-// (graph.Gradient): there is no hand-written backward pass. A training step
+// (graph.Gradient): there is no hand-written backward pass. Executables
+// run their graphs in training mode, so that variables stay graph
+// parameters on the pure-Go backend (which otherwise embeds them as
+// constants): layers that behave differently in training, like dropout,
+// do so in prediction too. A training step
 // is one compiled executable (forward, loss, gradient and SGD update) run by
 // a model.Exec, which donates the old variable buffers and stores the new
 // ones. Executables are compiled once per input shape, so a data set whose
 // last batch is shorter costs one extra compilation.
 //
-// For split learning a Model is a segment: Forward keeps its input,
-// Backward computes the vector-Jacobian product for a gradient dy arriving
-// at the segment's output (the gradient of sum(y * stop_gradient(dy)), with
-// the forward pass recomputed in the same executable) and returns the
-// gradient at its input, and Step applies SGD to the accumulated parameter
-// gradients. BackwardStep fuses the two, and TrainTop trains a segment that
+// For split learning a Model is a segment: Forward keeps its input and the
+// forward values its gradient reads (residual.go), Backward computes the
+// vector-Jacobian product for a gradient dy arriving at the segment's
+// output (the gradient of sum(y * stop_gradient(dy)), built by
+// graph.Gradient and run on the kept values, without recomputing the
+// forward pass) and returns the gradient at its input, and Step applies SGD
+// to the accumulated parameter gradients. BackwardStep fuses the two, and TrainTop trains a segment that
 // carries the loss and returns the gradient at its input.
 //
 // A Model is not safe for concurrent use; distinct models may train
