@@ -114,6 +114,13 @@ func (p *Pointer) Move(to Worker) (*Pointer, error) {
 		return nil, fmt.Errorf("split: moving object %d from %s to %s: %w", p.id, p.worker.ID(), to.ID(), err)
 	}
 	p.gone = "moved to " + to.ID()
+	if fromRemote {
+		// A remote worker posts the object to its peer without waiting:
+		// the move is done when the receiver holds it.
+		if _, err := to.exec([]command{{Op: opAwait, A: id}}); err != nil {
+			return nil, fmt.Errorf("split: moving object %d from %s to %s: %w", p.id, p.worker.ID(), to.ID(), err)
+		}
+	}
 	return &Pointer{worker: to, id: id}, nil
 }
 
