@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Go: Debian packages (Jupyter, nbclient,
-# jupyter_kernel_test, PyTorch and numpy for benchmarks' references, Chromium,
-# bubblewrap, jupyter_server) and the npm packages of the browser test
-# (playwright-core) and of the JupyterLab client test (@jupyterlab/services).
+# jupyter_kernel_test, PyTorch and numpy for benchmarks' references on an
+# optimised BLAS (OpenBLAS), Chromium, bubblewrap, jupyter_server) and the npm
+# packages of the browser test (playwright-core) and of the JupyterLab client
+# test (@jupyterlab/services).
 #
 # Usage: scripts/install-test-deps.sh [--if-missing]
 #   --if-missing  do nothing when everything is there; when something is
@@ -14,7 +15,7 @@ source scripts/env.sh
 
 debs=(python3-nbclient python3-nbconvert python3-nbformat python3-ipykernel
       python3-jupyter-kernel-test jupyter-notebook jupyter-console
-      python3-numpy python3-torch chromium bubblewrap nodejs npm
+      python3-numpy python3-torch libopenblas0-pthread chromium bubblewrap nodejs npm
       python3-jupyter-server)
 
 missing=()

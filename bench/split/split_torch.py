@@ -11,7 +11,11 @@ backward(grad) -- exactly what the notebook left commented out. Both
 segments run in this process (the in-process comparison for
 `ppml split train --workers local`).
 
-Usage: split_torch.py MNIST_DIR [--threads 2] [--epochs 5] [--batch 64] [--lr 0.03] [--seed 0]
+With --model cnn the network is ppml's nn.MNISTCNN instead: 3x3
+convolutions with 8 and 16 filters (ReLU), each followed by 2x2 max
+pooling, on the bottom segment, and a 400-10 log-softmax head on the top.
+
+Usage: split_torch.py MNIST_DIR [--threads 2] [--epochs 5] [--batch 64] [--lr 0.03] [--seed 0] [--model mlp|cnn]
 It prints one line per epoch and ends with
 "test accuracy A - S s/epoch".
 """
@@ -42,16 +46,25 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.03)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     x, y = load(a.mnist_dir, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
     tx, ty = load(a.mnist_dir, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
     nn = torch.nn
-    models = [
-        nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 640), nn.ReLU()),
-        nn.Sequential(nn.Linear(640, 10), nn.LogSoftmax(dim=1)),
-    ]
+    if a.model == "mlp":
+        models = [
+            nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 640), nn.ReLU()),
+            nn.Sequential(nn.Linear(640, 10), nn.LogSoftmax(dim=1)),
+        ]
+    else:
+        x, tx = x.reshape(-1, 1, 28, 28), tx.reshape(-1, 1, 28, 28)
+        models = [
+            nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(8, 16, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten()),
+            nn.Sequential(nn.Linear(400, 10), nn.LogSoftmax(dim=1)),
+        ]
     opts = [torch.optim.SGD(m.parameters(), lr=a.lr) for m in models]
     criterion = nn.NLLLoss()
     n = x.shape[0]

@@ -32,7 +32,7 @@ type flConfig struct {
 	secaggClip                             float64
 	secaggMaxWeight, secaggThreshold       int
 	seed                                   int64
-	digits                                 string
+	digits, model                          string
 	dpClip, dpNoise, sample, dpDelta       float64
 	dpSeed                                 uint64
 }
@@ -56,6 +56,7 @@ func (c *flConfig) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.sample, "sample", 1, "with --dp-clip: probability q with which each client is sampled in a round")
 	fs.Float64Var(&c.dpDelta, "dp-delta", 0, "with --dp-clip: the delta of the epsilon reported (0: min(1e-5, clients^-1.1))")
 	fs.Uint64Var(&c.dpSeed, "dp-seed", 0, "with --dp-clip: seed of the sampling and the noise, reproducible but NOT private (0: crypto/rand)")
+	fs.StringVar(&c.model, "model", "mlp", modelUsage)
 }
 
 // dp returns the DP-FedAvg options of the configuration, or nil.
@@ -64,6 +65,23 @@ func (c *flConfig) dp() *fedavg.DPOptions {
 		return nil
 	}
 	return &fedavg.DPOptions{Clip: c.dpClip, Noise: c.dpNoise, Sample: c.sample, Delta: c.dpDelta, Seed: c.dpSeed}
+}
+
+// modelUsage documents the --model flag of the fl and split commands.
+const modelUsage = `"mlp" (the course's dense network) or "cnn" (nn.MNISTCNN: two convolutions, pooling, a dense head)`
+
+// flModel returns the model function named by --model.
+func flModel(name string, features, hidden, classes int, seed uint64) (fedavg.ModelFunc, error) {
+	switch name {
+	case "mlp":
+		return fedavg.DenseModel(features, hidden, classes, seed), nil
+	case "cnn":
+		if features != 28*28 {
+			return nil, fmt.Errorf("%w: --model cnn takes 28x28 images, got %d features", errUsage, features)
+		}
+		return fedavg.CNNModel(classes, seed), nil
+	}
+	return nil, fmt.Errorf("%w: --model %q: want mlp or cnn", errUsage, name)
 }
 
 // parseDigits parses a comma-separated list of digits.
@@ -96,7 +114,11 @@ func (c *flConfig) options() fedavg.Options {
 
 // process builds the federated averaging process of the configuration.
 func (c *flConfig) process(features, classes int) (*fedavg.Process, error) {
-	p, err := fedavg.New(fedavg.DenseModel(features, c.hidden, classes, uint64(c.seed)), nn.SGD{LearningRate: c.lr}, c.options())
+	model, err := flModel(c.model, features, c.hidden, classes, uint64(c.seed))
+	if err != nil {
+		return nil, err
+	}
+	p, err := fedavg.New(model, nn.SGD{LearningRate: c.lr}, c.options())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -164,18 +186,9 @@ func runFedAvg(args []string) error {
 		return c.noiseSweep(*sweep, clients, test, len(digits))
 	}
 	start := time.Now()
-	state, err := p.Initialize()
+	state, err := p.Run(c.rounds, p.Local(clients), c.printRound)
 	if err != nil {
 		return err
-	}
-	for r := range c.rounds {
-		var m fedavg.Metrics
-		if state, m, err = p.Next(state, clients); err != nil {
-			return err
-		}
-		if err := c.printRound(r+1, m); err != nil {
-			return err
-		}
 	}
 	return printResult(p, state, test, time.Since(start))
 }
@@ -195,7 +208,11 @@ func (c *flConfig) noiseSweep(list string, clients []fedavg.Dataset, test fedavg
 		}
 		noises = append(noises, z)
 	}
-	pts, err := fedavg.NoiseSweep(fedavg.DenseModel(test.Features, c.hidden, classes, uint64(c.seed)), nn.SGD{LearningRate: c.lr}, c.options(), clients, test, c.rounds, noises)
+	model, err := flModel(c.model, test.Features, c.hidden, classes, uint64(c.seed))
+	if err != nil {
+		return err
+	}
+	pts, err := fedavg.NoiseSweep(model, nn.SGD{LearningRate: c.lr}, c.options(), clients, test, c.rounds, noises)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -252,18 +269,9 @@ func runFLServer(args []string) error {
 		return err
 	}
 	start := time.Now()
-	state, err := p.Initialize()
+	state, err := p.Run(c.rounds, srv.Round(ctx), c.printRound)
 	if err != nil {
 		return err
-	}
-	for r := range c.rounds {
-		var m fedavg.Metrics
-		if state, m, err = srv.Next(ctx, state); err != nil {
-			return err
-		}
-		if err := c.printRound(r+1, m); err != nil {
-			return err
-		}
 	}
 	elapsed := time.Since(start)
 	if err := srv.Close(); err != nil {
@@ -279,6 +287,7 @@ func runFLClient(args []string) error {
 	idRange := fs.String("ids", "", "run several clients in this process, e.g. 0-49 (instead of --id)")
 	digits := fs.String("digits", "0,1", "comma-separated digits to classify (as the server's)")
 	hidden := fs.Int("hidden", 64, "hidden units of the model (as the server's)")
+	modelName := fs.String("model", "mlp", modelUsage+" (as the server's)")
 	join := fs.Duration("join-timeout", time.Minute, "how long to wait for the server")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
 	if _, err := parseFlags(fs, args, 0); err != nil {
@@ -296,6 +305,12 @@ func runFLClient(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// The model's initial values do not matter: every round starts from the
+	// server's parameters.
+	model, err := flModel(*modelName, 28*28, *hidden, len(ds), 0)
+	if err != nil {
+		return err
+	}
 	// The clients of one process share the training set and its partition.
 	var (
 		once  sync.Once
@@ -326,9 +341,7 @@ func runFLClient(args []string) error {
 		if !*quiet {
 			opts.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
 		}
-		// The model's initial values do not matter: every round starts
-		// from the server's parameters.
-		go func() { errs <- fedavg.RunClient(ctx, *connect, fedavg.DenseModel(28*28, *hidden, len(ds), 0), opts) }()
+		go func() { errs <- fedavg.RunClient(ctx, *connect, model, opts) }()
 	}
 	var all []error
 	for range ids {

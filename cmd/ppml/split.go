@@ -12,12 +12,30 @@ import (
 )
 
 func init() {
-	register(command{name: "split train", summary: "split learning of the course's MNIST MLP on in-process or remote workers", run: runSplitTrain})
+	register(command{name: "split train", summary: "split learning of the course's MNIST MLP (or a CNN) on in-process or remote workers", run: runSplitTrain})
 }
 
-// splitLayers is the original notebook's model: 784-128-640-10, ReLU,
-// log-softmax head.
-var splitLayers = []nn.Layer{nn.Dense(128, nn.ReLU), nn.Dense(640, nn.ReLU), nn.Dense(10, nn.LogSoftmax)}
+// splitModel is a model of `split train` and where it may be cut.
+type splitModel struct {
+	layers []nn.Layer
+	// vanilla2, vanilla3 and uShaped are the layers of each segment: on two
+	// workers, on three, and U-shaped (data owner, worker, data owner).
+	vanilla2, vanilla3, uShaped []int
+}
+
+// splitModels are the models of --model. "mlp" is the original notebook's
+// model: 784-128-640-10, ReLU, log-softmax head; "cnn" keeps its
+// convolutions with the first worker (the data owner's side).
+var splitModels = map[string]splitModel{
+	"mlp": {
+		layers:   []nn.Layer{nn.Dense(128, nn.ReLU), nn.Dense(640, nn.ReLU), nn.Dense(10, nn.LogSoftmax)},
+		vanilla2: []int{2, 1}, vanilla3: []int{1, 1, 1}, uShaped: []int{1, 1, 1},
+	},
+	"cnn": {
+		layers:   nn.MNISTCNN(10, nn.LogSoftmax),
+		vanilla2: []int{8, 1}, vanilla3: []int{4, 4, 1}, uShaped: []int{4, 4, 1},
+	},
+}
 
 func runSplitTrain(args []string) error {
 	fs := flag.NewFlagSet("split train", flag.ContinueOnError)
@@ -28,11 +46,16 @@ func runSplitTrain(args []string) error {
 	uShaped := fs.Bool("u-shaped", false, "keep the first layer, the head and the labels with the data owner (this process); the middle layer goes to the (first) worker")
 	seed := fs.Uint64("seed", 0, "seed of the initial weights and the shuffling")
 	timeout := fs.Duration("timeout", split.DefaultTimeout, "how long to wait for a remote worker's reply")
+	modelName := fs.String("model", "mlp", modelUsage)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if *epochs <= 0 || *batch <= 0 || *lr <= 0 {
 		return fmt.Errorf("%w: --epochs, --batch and --lr must be positive", errUsage)
+	}
+	sm, ok := splitModels[*modelName]
+	if !ok {
+		return fmt.Errorf("%w: --model %q: want mlp or cnn", errUsage, *modelName)
 	}
 	ws, err := splitWorkers(*workers, *timeout)
 	if err != nil {
@@ -43,7 +66,7 @@ func runSplitTrain(args []string) error {
 			_ = w.Close()
 		}
 	}()
-	segments, err := splitSegments(ws, *uShaped)
+	segments, err := splitSegments(ws, *uShaped, sm)
 	if err != nil {
 		return err
 	}
@@ -52,7 +75,7 @@ func runSplitTrain(args []string) error {
 		return err
 	}
 	cfg := split.Config{
-		InputDim: train.Features(), Layers: splitLayers, Loss: nn.NLL,
+		InputDim: train.Features(), Layers: sm.layers, Loss: nn.NLL,
 		LearningRate: *lr, Init: nn.KaimingUniform, Seed: *seed,
 	}
 	net, err := split.NewNetwork(cfg, segments...)
@@ -113,20 +136,27 @@ func splitWorkers(spec string, timeout time.Duration) ([]split.Worker, error) {
 	return ws, nil
 }
 
-// splitSegments places the model's three layers. Vanilla: the original cut
-// (784-128-640 on the first worker, the head and the labels on the second),
-// or one layer per worker with three workers. U-shaped: the first layer and
-// the head with the data owner, the middle layer on the first worker.
-func splitSegments(ws []split.Worker, uShaped bool) ([]split.Segment, error) {
+// splitSegments places the model's layers. Vanilla: on two workers (the
+// head and the labels on the second) or three; U-shaped: the first and last
+// segments with the data owner (this process), the middle one on the
+// (first) worker.
+func splitSegments(ws []split.Worker, uShaped bool, sm splitModel) ([]split.Segment, error) {
+	place := func(layers []int, workers ...split.Worker) []split.Segment {
+		segs := make([]split.Segment, len(layers))
+		for i, n := range layers {
+			segs[i] = split.Segment{Worker: workers[i], Layers: n}
+		}
+		return segs
+	}
 	if uShaped {
 		owner := split.NewVirtualWorker("data-owner")
-		return []split.Segment{{Worker: owner, Layers: 1}, {Worker: ws[0], Layers: 1}, {Worker: owner, Layers: 1}}, nil
+		return place(sm.uShaped, owner, ws[0], owner), nil
 	}
 	switch len(ws) {
 	case 2:
-		return []split.Segment{{Worker: ws[0], Layers: 2}, {Worker: ws[1], Layers: 1}}, nil
+		return place(sm.vanilla2, ws...), nil
 	case 3:
-		return []split.Segment{{Worker: ws[0], Layers: 1}, {Worker: ws[1], Layers: 1}, {Worker: ws[2], Layers: 1}}, nil
+		return place(sm.vanilla3, ws...), nil
 	}
 	return nil, fmt.Errorf("%w: vanilla split learning of this model takes 2 or 3 workers, got %d", errUsage, len(ws))
 }

@@ -4,6 +4,11 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
+
 	"github.com/ppml-go/ppml/pkg/nn"
 )
 
@@ -30,6 +35,37 @@ func ExampleSequential() {
 	fmt.Printf("accuracy %.2f\n", res.Accuracy)
 	// Output:
 	// Sequential(2 -> Dense(8, tanh) -> Dense(2, softmax); 42 params)
+	// accuracy 1.00
+}
+
+// Any GoMLX model function, written as GoMLX's examples write them (layers
+// from ml/layers with their variables in the scope), trains the same way:
+// its gradients come from graph.Gradient.
+func ExampleNew() {
+	fn := func(scope *model.Scope, x *graph.Node) *graph.Node {
+		h := activation.Apply(activation.TypeTanh, layers.DenseWithBias(scope.In("hidden"), x, 8))
+		return layers.DenseWithBias(scope.In("logits"), h, 2)
+	}
+	m, err := nn.New(fn, nn.Softmax, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := m.Compile(nn.SparseCategoricalCrossentropy, nn.SGD{LearningRate: 0.5}); err != nil {
+		log.Fatal(err)
+	}
+	x := []float32{0, 0, 0, 1, 1, 0, 1, 1}
+	y := []int32{0, 1, 1, 0}
+	if _, err := m.Fit(x, y, nn.FitOptions{Epochs: 500, BatchSize: 4, Seed: 1}); err != nil {
+		log.Fatal(err)
+	}
+	res, err := m.Evaluate(x, y, 4)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(m)
+	fmt.Printf("accuracy %.2f\n", res.Accuracy)
+	// Output:
+	// Model([2] -> 2, softmax head; 42 params)
 	// accuracy 1.00
 }
 

@@ -5,107 +5,132 @@ import (
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 )
 
 // execKind names one of the compiled executables of a model. Each is a
-// graph.Exec, which compiles once per input shape and caches the result.
+// model.Exec, which feeds the model's variables, stores the ones the graph
+// changes, and compiles once per input shape.
 type execKind int
 
 const (
-	execTrain            execKind = iota // params, x, labels, lr -> params', loss, correct
-	execTrainTop                         // params, x, labels, lr -> params', loss, correct, dx
-	execTrainTopNoDx                     // like execTrainTop without dx (the whole model)
-	execEval                             // params, x, labels -> loss sum, correct
-	execPredict                          // params, x -> out
-	execForward                          // params, x -> saved (outputs of every layer, logits)
-	execBackward                         // params, x, saved, dOut -> dx, grads
-	execBackwardNoDx                     // params, x, saved, dOut -> grads
-	execBackwardStep                     // params, x, saved, dOut, lr -> dx, params'
-	execBackwardStepNoDx                 // params, x, saved, dOut, lr -> params'
+	execTrain            execKind = iota // x, labels, lr -> loss, correct; variables stepped
+	execTrainTop                         // x, labels, lr -> loss, correct, dx; variables stepped
+	execEval                             // x, labels -> loss sum, correct
+	execPredict                          // x -> out
+	execBackward                         // x, dy -> dx, grads
+	execBackwardNoDx                     // x, dy -> grads
+	execBackwardStep                     // x, dy, lr -> dx; variables stepped
+	execBackwardStepNoDx                 // x, dy, lr -> nothing; variables stepped
 	execAccumulate                       // grads, more grads -> sums
-	execStep                             // params, grads, lr -> params'
+	execStep                             // grads, lr -> nothing; variables stepped
+
+	// The same without recomputing the forward pass (residual.go): the
+	// forward executable also returns the residuals its gradient reads.
+	execForwardSaving         // x -> out, residuals (gradient planned with dx)
+	execForwardSavingNoDx     // x -> out, residuals (gradient planned without dx)
+	execBackwardSaved         // x, dy, residuals -> dx, grads
+	execBackwardSavedNoDx     // x, dy, residuals -> grads
+	execBackwardStepSaved     // x, dy, lr, residuals -> dx; variables stepped
+	execBackwardStepSavedNoDx // x, dy, lr, residuals -> nothing; variables stepped
 )
 
-// numSaved is how many tensors Forward keeps: every layer's output, plus the
-// logits of a normalising head.
-func (m *Model) numSaved() int {
-	n := len(m.layers)
-	if m.layers[n-1].Activation.normalizes() {
-		n++
-	}
-	return n
-}
-
-// traceFromSaved rebuilds a forward trace from the model input and the
-// tensors Forward kept.
-func (m *Model) traceFromSaved(x *graph.Node, saved []*graph.Node) forwardTrace {
-	l := len(m.layers)
-	tr := forwardTrace{outputs: saved[:l]}
-	tr.inputs = append([]*graph.Node{x}, saved[:l-1]...)
-	if len(saved) > l {
-		tr.logits = saved[l]
-	}
-	return tr
-}
-
 // exec returns (building on first use) the executable of the given kind.
-func (m *Model) exec(kind execKind) (*graph.Exec, error) {
+func (m *Model) exec(kind execKind) (*model.Exec, error) {
 	if e := m.execs[kind]; e != nil {
 		return e, nil
 	}
-	np := len(m.layers) * 2
-	ns := m.numSaved()
-	var fn func(g *graph.Graph, in []*graph.Node) []*graph.Node
+	np := len(m.vars)
+	var fn func(scope *model.Scope, in []*graph.Node) []*graph.Node
 	switch kind {
-	case execTrain, execTrainTop, execTrainTopNoDx:
-		needDx := kind == execTrainTop
-		fn = func(g *graph.Graph, in []*graph.Node) []*graph.Node {
-			params, x, labels, lr := in[:np], in[np], in[np+1], in[np+2]
-			out, tr := m.forward(params, x)
-			loss, correct, dOut, dLogits := m.lossAndGrad(out, tr, labels)
-			dx, grads := m.backward(params, tr, dOut, dLogits, needDx)
-			res := append(sgd(params, grads, lr), loss, correct)
-			if needDx {
-				res = append(res, dx)
+	case execTrain, execTrainTop:
+		fn = func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+			x, labels, lr := in[0], in[1], in[2]
+			params := m.params(x.Graph())
+			out, logits := m.forward(scope, x)
+			loss := m.meanLoss(out, logits, labels)
+			wrt := params
+			if kind == execTrainTop {
+				wrt = append(wrt[:len(wrt):len(wrt)], x)
+			}
+			grads := gradient(loss, wrt...)
+			m.sgd(params, grads[:np], lr)
+			res := []*graph.Node{loss, correct(out, labels)}
+			if kind == execTrainTop {
+				res = append(res, grads[np])
 			}
 			return res
 		}
 	case execEval:
-		fn = func(g *graph.Graph, in []*graph.Node) []*graph.Node {
-			out, tr := m.forward(in[:np], in[np])
-			lossSum, correct := m.evalLoss(out, tr, in[np+1])
-			return []*graph.Node{lossSum, correct}
+		fn = func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+			out, logits := m.forward(scope, in[0])
+			return []*graph.Node{m.lossSum(out, logits, in[1]), correct(out, in[1])}
 		}
 	case execPredict:
-		fn = func(g *graph.Graph, in []*graph.Node) []*graph.Node {
-			out, _ := m.forward(in[:np], in[np])
+		fn = func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+			out, _ := m.forward(scope, in[0])
+			m.outShape = out.Shape().Dimensions[1:]
 			return []*graph.Node{out}
-		}
-	case execForward:
-		fn = func(g *graph.Graph, in []*graph.Node) []*graph.Node {
-			_, tr := m.forward(in[:np], in[np])
-			saved := append([]*graph.Node(nil), tr.outputs...)
-			if tr.logits != nil {
-				saved = append(saved, tr.logits)
-			}
-			return saved
 		}
 	case execBackward, execBackwardNoDx, execBackwardStep, execBackwardStepNoDx:
 		needDx := kind == execBackward || kind == execBackwardStep
 		step := kind == execBackwardStep || kind == execBackwardStepNoDx
-		fn = func(g *graph.Graph, in []*graph.Node) []*graph.Node {
-			params, x, saved, dOut := in[:np], in[np], in[np+1:np+1+ns], in[np+1+ns]
-			dx, grads := m.backward(params, m.traceFromSaved(x, saved), dOut, nil, needDx)
-			if step {
-				grads = sgd(params, grads, in[np+2+ns])
-			}
+		fn = func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+			x, dy := in[0], in[1]
+			params := m.params(x.Graph())
+			y, _ := m.forward(scope, x)
+			wrt := params
 			if needDx {
-				return append([]*graph.Node{dx}, grads...)
+				wrt = append(wrt[:len(wrt):len(wrt)], x)
 			}
-			return grads
+			grads := gradient(vjpTarget(y, dy), wrt...)
+			var res []*graph.Node
+			if needDx {
+				res = append(res, grads[np])
+			}
+			if step {
+				m.sgd(params, grads[:np], in[2])
+				return res
+			}
+			return append(res, grads[:np]...)
+		}
+	case execForwardSaving, execForwardSavingNoDx:
+		needDx := kind == execForwardSaving
+		fn = func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+			x := in[0]
+			params := m.params(x.Graph())
+			y, _ := m.forward(scope, x)
+			plan := m.buildPlan(x, y, params, needDx)
+			m.plans[keyOf(x.Shape(), needDx)] = plan
+			return append([]*graph.Node{y}, plan.residuals...)
+		}
+	case execBackwardSaved, execBackwardSavedNoDx, execBackwardStepSaved, execBackwardStepSavedNoDx:
+		needDx := kind == execBackwardSaved || kind == execBackwardStepSaved
+		step := kind == execBackwardStepSaved || kind == execBackwardStepSavedNoDx
+		fn = func(_ *model.Scope, in []*graph.Node) []*graph.Node {
+			x, dy, rest := in[0], in[1], in[2:]
+			var lr *graph.Node
+			if step {
+				lr, rest = rest[0], rest[1:]
+			}
+			plan := m.plans[keyOf(x.Shape(), needDx)]
+			if plan == nil {
+				panic(fmt.Sprintf("nn: no forward pass planned the gradient for inputs %s", x.Shape()))
+			}
+			params := m.params(x.Graph())
+			grads := plan.clone(x, dy, params, rest)
+			var res []*graph.Node
+			if needDx {
+				res = append(res, grads[np])
+			}
+			if step {
+				m.sgd(params, grads[:np], lr)
+				return res
+			}
+			return append(res, grads[:np]...)
 		}
 	case execAccumulate:
-		fn = func(g *graph.Graph, in []*graph.Node) []*graph.Node {
+		fn = func(_ *model.Scope, in []*graph.Node) []*graph.Node {
 			out := make([]*graph.Node, np)
 			for i := range out {
 				out[i] = graph.Add(in[i], in[np+i])
@@ -113,13 +138,26 @@ func (m *Model) exec(kind execKind) (*graph.Exec, error) {
 			return out
 		}
 	case execStep:
-		fn = func(g *graph.Graph, in []*graph.Node) []*graph.Node {
-			return sgd(in[:np], in[np:2*np], in[2*np])
+		fn = func(_ *model.Scope, in []*graph.Node) []*graph.Node {
+			m.sgd(m.params(in[0].Graph()), in[:np], in[np])
+			return nil
 		}
 	default:
 		return nil, fmt.Errorf("nn: internal error: unknown executable kind %d", kind)
 	}
-	e, err := graph.NewExec(backend(), fn)
+	// Variables must be graph parameters in every executable, evaluation
+	// included: the pure-Go backend otherwise embeds their values as
+	// constants outside training, and later updates would not be seen.
+	// (Layers that behave differently in training, like dropout, are in
+	// training mode in every executable.)
+	needDx := kind == execTrainTop || kind == execBackward || kind == execBackwardStep || kind == execForwardSaving
+	inTraining := func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+		g := in[0].Graph()
+		scope.SetTraining(g, true)
+		model.SetGraphParam(g, graphParamInputGradient, needDx)
+		return fn(scope, in)
+	}
+	e, err := model.NewExec(backend(), m.store, inTraining)
 	if err != nil {
 		return nil, fmt.Errorf("nn: building executable: %w", err)
 	}
@@ -138,20 +176,6 @@ func (m *Model) run(kind execKind, args ...any) ([]*tensors.Tensor, error) {
 		return nil, fmt.Errorf("nn: executing: %w", err)
 	}
 	return out, nil
-}
-
-// donated wraps the tensors so that an execution may reuse their buffers for
-// its outputs; the tensors must not be used afterwards.
-func donated(ts []*tensors.Tensor) ([]any, error) {
-	args := make([]any, len(ts))
-	for i, t := range ts {
-		d, err := graph.DonateTensorBuffer(t, backend(), 0)
-		if err != nil {
-			return nil, fmt.Errorf("nn: donating parameter %d: %w", i, err)
-		}
-		args[i] = d
-	}
-	return args, nil
 }
 
 // asArgs converts tensors to executable arguments without donating them.

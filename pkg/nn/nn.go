@@ -1,20 +1,31 @@
-// Package nn is a small Keras-like layer for dense networks on GoMLX with its
-// pure-Go backend: a Sequential stack of Dense layers, seeded initialisation
-// like Keras (Glorot uniform) or PyTorch (Kaiming uniform), SGD training on a
-// batch, evaluation, and the forward/backward pieces split learning needs.
+// Package nn trains GoMLX models on GoMLX's pure-Go backend the way the
+// course's Keras and PyTorch code does: a Model is any GoMLX model function
+// (a Func, building its layers with variables in a model.Scope, as GoMLX's
+// own examples do) with its variables, a classification head, a loss and
+// an SGD optimizer. Sequential is a thin Keras-like convenience that builds
+// such a function from Dense, Conv2D, MaxPool2D, Flatten and Reshape layers.
+// Initialisation is seeded like Keras (Glorot uniform) or PyTorch (Kaiming
+// uniform).
 //
-// The parameters of a model live on the backend between steps: a training step
-// is one compiled executable (forward, loss, backward and SGD update fused)
-// that donates the old parameter buffers and returns the new ones. Executables
-// are compiled once per input shape, so a data set whose last batch is shorter
-// costs one extra compilation.
+// Every gradient comes from GoMLX's automatic differentiation
+// (graph.Gradient): there is no hand-written backward pass. Executables
+// run their graphs in training mode, so that variables stay graph
+// parameters on the pure-Go backend (which otherwise embeds them as
+// constants): layers that behave differently in training, like dropout,
+// do so in prediction too. A training step
+// is one compiled executable (forward, loss, gradient and SGD update) run by
+// a model.Exec, which donates the old variable buffers and stores the new
+// ones. Executables are compiled once per input shape, so a data set whose
+// last batch is shorter costs one extra compilation.
 //
-// For split learning a Model is a segment: Forward keeps what the backward
-// pass needs (no recomputation), Backward computes the vector-Jacobian product
-// for a gradient arriving at the segment's output and returns the gradient at
-// its input, and Step applies SGD to the accumulated parameter gradients.
-// BackwardStep fuses the two, and TrainTop trains a segment that carries the
-// loss and returns the gradient at its input.
+// For split learning a Model is a segment: Forward keeps its input and the
+// forward values its gradient reads (residual.go), Backward computes the
+// vector-Jacobian product for a gradient dy arriving at the segment's
+// output (the gradient of sum(y * stop_gradient(dy)), built by
+// graph.Gradient and run on the kept values, without recomputing the
+// forward pass) and returns the gradient at its input, and Step applies SGD
+// to the accumulated parameter gradients. BackwardStep fuses the two, and TrainTop trains a segment that
+// carries the loss and returns the gradient at its input.
 //
 // A Model is not safe for concurrent use; distinct models may train
 // concurrently.
@@ -25,13 +36,16 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
+	"slices"
 	"sync"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 )
 
 // Backend returns the process-wide GoMLX backend used by every model: the
@@ -131,65 +145,78 @@ type SGD struct {
 	LearningRate float64
 }
 
-// Layer describes one layer of a Sequential model.
-type Layer struct {
-	Units      int
-	Activation Activation
-}
+// Func is a GoMLX model function, the form GoMLX's own examples use: it
+// builds the output for a batch x ([batch, example dims...]) with layers
+// (package github.com/gomlx/gomlx/ml/layers and friends) whose variables
+// live in scope. Any such function can be trained, averaged by federated
+// learning and cut into split-learning segments: gradients come from
+// graph.Gradient.
+type Func func(scope *model.Scope, x *graph.Node) *graph.Node
 
-// Dense is a fully connected layer with the given number of output units and
-// activation: out = activation(x·W + b), with W of shape [in, units].
-func Dense(units int, activation Activation) Layer {
-	return Layer{Units: units, Activation: activation}
-}
-
-// Model is a stack of Dense layers whose parameters live on the backend.
+// Model is a GoMLX model function with its variables (a model.Store), a
+// classification head, a loss and an SGD optimizer. The variables live on
+// the backend between steps.
 type Model struct {
-	inputDim int
-	layers   []Layer
-	params   []*tensors.Tensor // W0, b0, W1, b1, ... on the backend
-	loss     Loss
-	opt      SGD
-	lr       *tensors.Tensor // scalar learning rate fed to the step executables
+	fn       Func
+	head     Activation // Linear, Softmax or LogSoftmax, applied to fn's output
+	inShape  []int      // one example
+	outShape []int      // one example
+	layers   []Layer    // the layers of a Sequential model, nil otherwise
 
-	execs map[execKind]*graph.Exec
+	store *model.Store
+	vars  []*model.Variable // the trainable variables, in creation order
 
-	saved      []*tensors.Tensor // what Forward kept for Backward; nil if none
+	loss Loss
+	opt  SGD
+	lr   *tensors.Tensor // scalar learning rate fed to the step executables
+
+	execs map[execKind]*model.Exec
+
+	saved      *tensors.Tensor // the input of the last Forward, for Backward; nil if none
 	savedBatch int
 	grads      []*tensors.Tensor // gradients accumulated by Backward; nil if none
+
+	// The gradient planned by the forward executables (residual.go).
+	plans       map[planKey]*vjpPlan
+	residuals   []*tensors.Tensor // the residuals of the last Forward; nil if none
+	residualsDx bool              // they allow the input gradient
+	wantDx      bool              // the last backward pass wanted the input gradient (true at first)
+	recompute   bool              // cloning the gradient failed: recompute the forward pass
 }
 
 // ErrNoForward is returned by Backward and BackwardStep when no Forward
 // preceded them (or its saved values were already consumed).
 var ErrNoForward = errors.New("nn: backward without a preceding Forward")
 
-// Sequential builds a model taking inputDim features through the given
-// layers, initialised with GlorotUniform and seed 0; use Initialize to choose
-// another initialiser or seed. The model trains with
+// New wraps a GoMLX model function taking examples of the given shape (for
+// instance 784 for flat MNIST rows, or 28, 28, 1 for images) into a Model.
+// head is applied to fn's output: Linear (none), or Softmax or LogSoftmax,
+// which the losses then compute from fn's output as logits. The function is
+// traced once to create its variables, which are initialised with
+// GlorotUniform and seed 0 (use Initialize to choose). The model trains with
 // SparseCategoricalCrossentropy and SGD at learning rate 0.01 until Compile
 // says otherwise.
-func Sequential(inputDim int, layers ...Layer) (*Model, error) {
-	if inputDim <= 0 {
-		return nil, fmt.Errorf("nn: input dimension must be positive, got %d", inputDim)
+func New(fn Func, head Activation, inputShape ...int) (*Model, error) {
+	if fn == nil {
+		return nil, errors.New("nn: nil model function")
 	}
-	if len(layers) == 0 {
-		return nil, errors.New("nn: a model needs at least one layer")
+	if head != Linear && !head.normalizes() {
+		return nil, fmt.Errorf("nn: the head must be linear, softmax or log_softmax, got %v", head)
 	}
-	for i, l := range layers {
-		if l.Units <= 0 {
-			return nil, fmt.Errorf("nn: layer %d has %d units, want a positive number", i, l.Units)
-		}
-		if !l.Activation.valid() {
-			return nil, fmt.Errorf("nn: layer %d has unknown activation %v", i, l.Activation)
-		}
-		if l.Activation.normalizes() && i != len(layers)-1 {
-			return nil, fmt.Errorf("nn: layer %d: %v is only supported on the last layer", i, l.Activation)
-		}
+	if len(inputShape) == 0 || slices.Min(inputShape) <= 0 {
+		return nil, fmt.Errorf("nn: input shape must have positive dimensions, got %v", inputShape)
 	}
 	m := &Model{
-		inputDim: inputDim,
-		layers:   append([]Layer(nil), layers...),
-		execs:    map[execKind]*graph.Exec{},
+		fn:      fn,
+		head:    head,
+		inShape: slices.Clone(inputShape),
+		store:   model.NewStore(),
+		execs:   map[execKind]*model.Exec{},
+		plans:   map[planKey]*vjpPlan{},
+		wantDx:  true,
+	}
+	if err := m.trace(); err != nil {
+		return nil, err
 	}
 	if err := m.Compile(SparseCategoricalCrossentropy, SGD{LearningRate: 0.01}); err != nil {
 		return nil, err
@@ -198,6 +225,65 @@ func Sequential(inputDim int, layers ...Layer) (*Model, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// Sequential builds a model taking inputDim features through the given
+// layers, as a GoMLX model function (each layer in scope "layer_<i>"),
+// initialised with GlorotUniform and seed 0; use Initialize to choose
+// another initialiser or seed. Softmax and LogSoftmax are only allowed on
+// the last layer. The model trains with SparseCategoricalCrossentropy and
+// SGD at learning rate 0.01 until Compile says otherwise.
+func Sequential(inputDim int, layers ...Layer) (*Model, error) {
+	if inputDim <= 0 {
+		return nil, fmt.Errorf("nn: input dimension must be positive, got %d", inputDim)
+	}
+	if len(layers) == 0 {
+		return nil, errors.New("nn: a model needs at least one layer")
+	}
+	shape := []int{inputDim}
+	head := Linear
+	for i, l := range layers {
+		var err error
+		if shape, err = l.outputShape(shape); err != nil {
+			return nil, fmt.Errorf("nn: layer %d: %w", i, err)
+		}
+		if l.hasActivation() && l.Activation.normalizes() {
+			if i != len(layers)-1 {
+				return nil, fmt.Errorf("nn: layer %d: %v is only supported on the last layer", i, l.Activation)
+			}
+			head = l.Activation
+		}
+	}
+	if len(shape) != 1 {
+		return nil, fmt.Errorf("nn: the last layer gives examples shaped %v, want vectors (add Flatten)", shape)
+	}
+	m, err := New(sequentialFunc(slices.Clone(layers)), head, inputDim)
+	if err != nil {
+		return nil, err
+	}
+	m.layers = slices.Clone(layers)
+	return m, nil
+}
+
+// trace builds the forward graph once for a batch of one example: it
+// creates the variables and finds the output shape.
+func (m *Model) trace() error {
+	e, err := m.exec(execPredict)
+	if err != nil {
+		return err
+	}
+	if _, err := e.Compile(shapes.Make(dtypes.Float32, append([]int{1}, m.inShape...)...)); err != nil {
+		return fmt.Errorf("nn: building the model: %w", err)
+	}
+	if len(m.outShape) != 1 {
+		return fmt.Errorf("nn: the model gives outputs shaped %v per example, want vectors of class scores", m.outShape)
+	}
+	for v := range m.store.IterVariables() {
+		if v.Trainable {
+			m.vars = append(m.vars, v)
+		}
+	}
+	return nil
 }
 
 // Compile sets the loss and the optimizer used by TrainBatch, Fit, TrainTop,
@@ -226,28 +312,27 @@ func (m *Model) Loss() Loss { return m.loss }
 // Optimizer returns the model's optimizer.
 func (m *Model) Optimizer() SGD { return m.opt }
 
-// InputDim is the number of input features.
-func (m *Model) InputDim() int { return m.inputDim }
+// InputDim is the number of input features of one example.
+func (m *Model) InputDim() int { return size(m.inShape) }
 
-// OutputDim is the number of units of the last layer.
-func (m *Model) OutputDim() int { return m.layers[len(m.layers)-1].Units }
+// InputShape is the shape of one input example.
+func (m *Model) InputShape() []int { return slices.Clone(m.inShape) }
 
-// Layers returns a copy of the model's layer descriptions.
-func (m *Model) Layers() []Layer { return append([]Layer(nil), m.layers...) }
+// OutputDim is the number of outputs per example (classes of a classifier).
+func (m *Model) OutputDim() int { return m.outShape[0] }
 
-// layerIn is the input width of layer i.
-func (m *Model) layerIn(i int) int {
-	if i == 0 {
-		return m.inputDim
-	}
-	return m.layers[i-1].Units
-}
+// Layers returns a copy of the layers of a Sequential model (nil for a
+// model built by New).
+func (m *Model) Layers() []Layer { return slices.Clone(m.layers) }
+
+// Store is the GoMLX model store holding the model's variables.
+func (m *Model) Store() *model.Store { return m.store }
 
 // NumParams is the number of trainable parameters, the length of Weights.
 func (m *Model) NumParams() int {
 	n := 0
-	for i, l := range m.layers {
-		n += (m.layerIn(i) + 1) * l.Units
+	for _, v := range m.vars {
+		n += v.Shape().Size()
 	}
 	return n
 }
@@ -255,19 +340,20 @@ func (m *Model) NumParams() int {
 // String describes the model like Keras' summary line: input, layers, and
 // parameter count.
 func (m *Model) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Sequential(%d", m.inputDim)
-	for _, l := range m.layers {
-		fmt.Fprintf(&b, " -> Dense(%d, %v)", l.Units, l.Activation)
+	if m.layers != nil {
+		return fmt.Sprintf("Sequential(%d%s; %d params)", m.InputDim(), describeLayers(m.layers), m.NumParams())
 	}
-	fmt.Fprintf(&b, "; %d params)", m.NumParams())
-	return b.String()
+	return fmt.Sprintf("Model(%v -> %d, %v head; %d params)", m.inShape, m.OutputDim(), m.head, m.NumParams())
 }
 
 // Initialize draws fresh parameters with the given initialiser from a
 // generator seeded with seed; the same seed gives the same parameters on any
-// machine. Gradients accumulated by Backward and values kept by Forward are
-// dropped.
+// machine. Variables are drawn in creation order: a variable of rank 2 or
+// more is a kernel whose fan-in is the product of all but its last
+// dimension (its fan-out the product of all but the second-to-last); a
+// vector is a bias, zero under GlorotUniform and drawn with the preceding
+// kernel's fan-in under KaimingUniform. Gradients accumulated by Backward and
+// values kept by Forward are dropped.
 func (m *Model) Initialize(init Init, seed uint64) error {
 	if init != GlorotUniform && init != KaimingUniform {
 		return fmt.Errorf("nn: unknown initialiser %v", init)
@@ -278,49 +364,57 @@ func (m *Model) Initialize(init Init, seed uint64) error {
 			dst[i] = float32((2*rng.Float64() - 1) * limit)
 		}
 	}
-	params := make([]*tensors.Tensor, 0, 2*len(m.layers))
-	for i, l := range m.layers {
-		in := m.layerIn(i)
-		w := make([]float32, in*l.Units)
-		b := make([]float32, l.Units)
-		switch init {
-		case GlorotUniform:
-			uniform(w, math.Sqrt(6/float64(in+l.Units)))
-		case KaimingUniform:
-			bound := 1 / math.Sqrt(float64(in))
-			uniform(w, bound)
-			uniform(b, bound)
+	values := make([]*tensors.Tensor, len(m.vars))
+	fanIn := 1
+	for i, v := range m.vars {
+		dims := v.Shape().Dimensions
+		data := make([]float32, v.Shape().Size())
+		if len(dims) >= 2 {
+			receptive := size(dims[:len(dims)-2])
+			fanIn = receptive * dims[len(dims)-2]
+			fanOut := receptive * dims[len(dims)-1]
+			if init == GlorotUniform {
+				uniform(data, math.Sqrt(6/float64(fanIn+fanOut)))
+			} else {
+				uniform(data, 1/math.Sqrt(float64(fanIn)))
+			}
+		} else if init == KaimingUniform {
+			uniform(data, 1/math.Sqrt(float64(fanIn)))
 		}
-		params = append(params,
-			tensors.FromFlatDataAndDimensions(w, in, l.Units),
-			tensors.FromFlatDataAndDimensions(b, l.Units))
+		values[i] = tensors.FromFlatDataAndDimensions(data, dims...)
 	}
-	m.replaceParams(params)
+	return m.setValues(values)
+}
+
+// setValues installs new variable values, dropping the state derived from the old ones.
+func (m *Model) setValues(values []*tensors.Tensor) error {
+	for i, v := range m.vars {
+		if err := v.SetValue(values[i]); err != nil {
+			return fmt.Errorf("nn: setting %s: %w", v.Path(), err)
+		}
+	}
+	m.ZeroGrad()
+	m.dropSaved()
 	return nil
 }
 
-// replaceParams installs new parameter tensors, releasing the old ones and any
-// state derived from them.
-func (m *Model) replaceParams(params []*tensors.Tensor) {
-	for _, p := range m.params {
-		finalize(p)
-	}
-	m.params = params
-	m.ZeroGrad()
-	m.dropSaved()
-}
-
-// Weights returns all parameters as one flat vector: for each layer its
-// weight matrix W ([in, units], row-major) followed by its bias b ([units]).
-// This is the layout SetWeights reads, suitable for averaging models.
+// Weights returns all parameters as one flat vector: the trainable
+// variables in creation order, each row-major. For a Sequential model that
+// is, for each layer with parameters, its kernel (Dense: [in, units]; Conv2D:
+// [size, size, in, filters]) followed by its biases. This is the layout
+// SetWeights reads, suitable for averaging models.
 func (m *Model) Weights() ([]float32, error) {
 	flat := make([]float32, 0, m.NumParams())
-	for i, p := range m.params {
-		v, err := tensors.CopyFlatData[float32](p)
+	for _, v := range m.vars {
+		t, err := v.Value()
 		if err != nil {
-			return nil, fmt.Errorf("nn: reading parameter %d: %w", i, err)
+			return nil, fmt.Errorf("nn: reading %s: %w", v.Path(), err)
 		}
-		flat = append(flat, v...)
+		vals, err := tensors.CopyFlatData[float32](t)
+		if err != nil {
+			return nil, fmt.Errorf("nn: reading %s: %w", v.Path(), err)
+		}
+		flat = append(flat, vals...)
 	}
 	return flat, nil
 }
@@ -331,65 +425,24 @@ func (m *Model) SetWeights(flat []float32) error {
 	if len(flat) != m.NumParams() {
 		return fmt.Errorf("nn: SetWeights got %d values, the model has %d parameters", len(flat), m.NumParams())
 	}
-	params := make([]*tensors.Tensor, 0, len(m.params))
+	values := make([]*tensors.Tensor, len(m.vars))
 	off := 0
-	for i, l := range m.layers {
-		in := m.layerIn(i)
-		w := append([]float32(nil), flat[off:off+in*l.Units]...)
-		off += in * l.Units
-		b := append([]float32(nil), flat[off:off+l.Units]...)
-		off += l.Units
-		params = append(params,
-			tensors.FromFlatDataAndDimensions(w, in, l.Units),
-			tensors.FromFlatDataAndDimensions(b, l.Units))
+	for i, v := range m.vars {
+		n := v.Shape().Size()
+		values[i] = tensors.FromFlatDataAndDimensions(slices.Clone(flat[off:off+n]), v.Shape().Dimensions...)
+		off += n
 	}
-	m.replaceParams(params)
-	return nil
+	return m.setValues(values)
 }
 
-// LayerWeights returns layer i's weight matrix ([in, units], row-major) and
-// bias.
-func (m *Model) LayerWeights(i int) (w, b []float32, err error) {
-	if i < 0 || i >= len(m.layers) {
-		return nil, nil, fmt.Errorf("nn: layer %d out of range [0, %d)", i, len(m.layers))
-	}
-	if w, err = tensors.CopyFlatData[float32](m.params[2*i]); err != nil {
-		return nil, nil, fmt.Errorf("nn: reading layer %d weights: %w", i, err)
-	}
-	if b, err = tensors.CopyFlatData[float32](m.params[2*i+1]); err != nil {
-		return nil, nil, fmt.Errorf("nn: reading layer %d bias: %w", i, err)
-	}
-	return w, b, nil
-}
-
-// SetLayerWeights replaces layer i's weight matrix ([in, units], row-major)
-// and bias. Wrong lengths are an error and change nothing.
-func (m *Model) SetLayerWeights(i int, w, b []float32) error {
-	if i < 0 || i >= len(m.layers) {
-		return fmt.Errorf("nn: layer %d out of range [0, %d)", i, len(m.layers))
-	}
-	in, units := m.layerIn(i), m.layers[i].Units
-	if len(w) != in*units || len(b) != units {
-		return fmt.Errorf("nn: layer %d wants %d weights and %d biases, got %d and %d", i, in*units, units, len(w), len(b))
-	}
-	params := append([]*tensors.Tensor(nil), m.params...)
-	params[2*i] = tensors.FromFlatDataAndDimensions(append([]float32(nil), w...), in, units)
-	params[2*i+1] = tensors.FromFlatDataAndDimensions(append([]float32(nil), b...), units)
-	finalize(m.params[2*i])
-	finalize(m.params[2*i+1])
-	m.params = params
-	m.ZeroGrad()
-	m.dropSaved()
-	return nil
-}
-
-// Clone returns an independent copy of the model: same layers, loss,
+// Clone returns an independent copy of the model: same function, loss,
 // optimizer and parameter values.
 func (m *Model) Clone() (*Model, error) {
-	c, err := Sequential(m.inputDim, m.layers...)
+	c, err := New(m.fn, m.head, m.inShape...)
 	if err != nil {
 		return nil, err
 	}
+	c.layers = m.layers
 	if err := c.Compile(m.loss, m.opt); err != nil {
 		return nil, err
 	}

@@ -6,52 +6,112 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
-// Forward runs the model on a batch x ([rows, InputDim] float32) and returns
-// its output ([rows, OutputDim]). It keeps x and the intermediate values for
-// the next Backward or BackwardStep, replacing what an earlier Forward kept;
-// x must not be freed until then. The returned tensor belongs to the caller.
+// Forward runs the model on a batch x ([rows, input shape...] float32) and
+// returns its output ([rows, OutputDim]). It keeps x and the forward values
+// the gradient needs (the residuals) for the next Backward or BackwardStep,
+// replacing what an earlier Forward kept; x must not be freed until then.
+// The returned tensor belongs to the caller.
 func (m *Model) Forward(x *tensors.Tensor) (*tensors.Tensor, error) {
-	n, err := checkInput(x, m.inputDim)
-	if err != nil {
+	if _, err := checkInput(x, m.inShape); err != nil {
 		return nil, err
 	}
 	m.dropSaved()
-	out, err := m.run(execForward, append(asArgs(m.params), x)...)
+	if m.recompute {
+		out, err := m.PredictTensor(x)
+		if err != nil {
+			return nil, err
+		}
+		m.saved, m.savedBatch = x, x.Shape().Dimensions[0]
+		return out, nil
+	}
+	kind := execForwardSavingNoDx
+	if m.wantDx {
+		kind = execForwardSaving
+	}
+	out, err := m.run(kind, x)
 	if err != nil {
 		return nil, err
 	}
-	m.saved = append([]*tensors.Tensor{x}, out...)
-	m.savedBatch = n
-	return out[len(m.layers)-1], nil
+	m.saved, m.savedBatch = x, x.Shape().Dimensions[0]
+	m.residuals, m.residualsDx = out[1:], m.wantDx
+	return out[0], nil
+}
+
+// backwardKind chooses the executable of a backward pass: from the
+// residuals of the last Forward when they serve (the gradient they planned
+// includes the input gradient if that is wanted), else recomputing the
+// forward pass. It says whether the executable returns the input gradient.
+func (m *Model) backwardKind(needInputGrad, step bool) (kind execKind, withDx bool) {
+	m.wantDx = needInputGrad
+	switch {
+	case m.residuals != nil && (m.residualsDx || !needInputGrad):
+		withDx = m.residualsDx
+		kind = map[[2]bool]execKind{
+			{true, false}: execBackwardSaved, {false, false}: execBackwardSavedNoDx,
+			{true, true}: execBackwardStepSaved, {false, true}: execBackwardStepSavedNoDx,
+		}[[2]bool{withDx, step}]
+	default:
+		withDx = needInputGrad
+		kind = map[[2]bool]execKind{
+			{true, false}: execBackward, {false, false}: execBackwardNoDx,
+			{true, true}: execBackwardStep, {false, true}: execBackwardStepNoDx,
+		}[[2]bool{withDx, step}]
+	}
+	return kind, withDx
+}
+
+// runBackward runs a backward executable on the last Forward: args follow
+// x and gradOut (the learning rate of a step). If cloning the planned
+// gradient fails, the model recomputes forward passes from then on.
+func (m *Model) runBackward(gradOut *tensors.Tensor, needInputGrad, step bool, args ...any) (dx *tensors.Tensor, out []*tensors.Tensor, err error) {
+	kind, withDx := m.backwardKind(needInputGrad, step)
+	in := append([]any{m.saved, gradOut}, args...)
+	saved := kind >= execBackwardSaved
+	if saved {
+		in = append(in, asArgs(m.residuals)...)
+	}
+	out, err = m.run(kind, in...)
+	if err != nil && saved {
+		m.recompute = true
+		kind, withDx = m.backwardKind(needInputGrad, step)
+		out, err = m.run(kind, append([]any{m.saved, gradOut}, args...)...)
+	}
+	m.dropSaved()
+	if err != nil {
+		return nil, nil, err
+	}
+	if withDx {
+		dx, out = out[0], out[1:]
+		if !needInputGrad {
+			finalize(dx)
+			dx = nil
+		}
+	}
+	return dx, out, nil
 }
 
 // PredictTensor is Forward without keeping anything for a backward pass:
-// it returns the outputs for a batch x ([rows, InputDim] float32).
+// it returns the outputs for a batch x ([rows, input shape...] float32).
 func (m *Model) PredictTensor(x *tensors.Tensor) (*tensors.Tensor, error) {
-	if _, err := checkInput(x, m.inputDim); err != nil {
+	if _, err := checkInput(x, m.inShape); err != nil {
 		return nil, err
 	}
-	out, err := m.run(execPredict, append(asArgs(m.params), x)...)
+	out, err := m.run(execPredict, x)
 	if err != nil {
 		return nil, err
 	}
 	return out[0], nil
 }
 
-// dropSaved forgets what Forward kept, freeing the intermediates that only
-// this model holds (not the input, nor the output handed to the caller).
+// dropSaved forgets what Forward kept: the input, which the caller owns,
+// and the residuals, which it frees.
 func (m *Model) dropSaved() {
-	if m.saved == nil {
-		return
-	}
-	last := len(m.layers) // index of the output within saved (after x)
-	for i, t := range m.saved {
-		if i != 0 && i != last {
-			finalize(t)
-		}
-	}
 	m.saved = nil
 	m.savedBatch = 0
+	for _, t := range m.residuals {
+		finalize(t)
+	}
+	m.residuals = nil
 }
 
 // checkGradOut verifies that gradOut matches the output of the last Forward.
@@ -59,7 +119,7 @@ func (m *Model) checkGradOut(gradOut *tensors.Tensor) error {
 	if m.saved == nil {
 		return ErrNoForward
 	}
-	n, err := checkInput(gradOut, m.OutputDim())
+	n, err := checkInput(gradOut, m.outShape)
 	if err != nil {
 		return fmt.Errorf("nn: output gradient: %w", err)
 	}
@@ -73,24 +133,15 @@ func (m *Model) checkGradOut(gradOut *tensors.Tensor) error {
 // to the output of the last Forward, through the model: it adds the
 // parameters' gradients to those accumulated since the last Step or ZeroGrad
 // and, if needInputGrad, returns the gradient with respect to the Forward's
-// input (the vector-Jacobian product); otherwise it returns nil. The values
-// kept by Forward are consumed.
+// input (the vector-Jacobian product); otherwise it returns nil. The input
+// kept by Forward is released.
 func (m *Model) Backward(gradOut *tensors.Tensor, needInputGrad bool) (*tensors.Tensor, error) {
 	if err := m.checkGradOut(gradOut); err != nil {
 		return nil, err
 	}
-	kind := execBackwardNoDx
-	if needInputGrad {
-		kind = execBackward
-	}
-	out, err := m.run(kind, append(asArgs(m.params), append(asArgs(m.saved), gradOut)...)...)
-	m.dropSaved()
+	dx, out, err := m.runBackward(gradOut, needInputGrad, false)
 	if err != nil {
 		return nil, err
-	}
-	var dx *tensors.Tensor
-	if needInputGrad {
-		dx, out = out[0], out[1:]
 	}
 	if m.grads == nil {
 		m.grads = out
@@ -141,15 +192,9 @@ func (m *Model) Step() error {
 	if m.grads == nil {
 		return nil
 	}
-	args, err := donated(m.params)
-	if err != nil {
+	if _, err := m.run(execStep, append(asArgs(m.grads), m.lr)...); err != nil {
 		return err
 	}
-	out, err := m.run(execStep, append(args, append(asArgs(m.grads), m.lr)...)...)
-	if err != nil {
-		return err
-	}
-	m.params = out
 	m.ZeroGrad()
 	return nil
 }
@@ -164,25 +209,8 @@ func (m *Model) BackwardStep(gradOut *tensors.Tensor, needInputGrad bool) (*tens
 		return nil, err
 	}
 	m.ZeroGrad()
-	kind := execBackwardStepNoDx
-	if needInputGrad {
-		kind = execBackwardStep
-	}
-	args, err := donated(m.params)
-	if err != nil {
-		return nil, err
-	}
-	out, err := m.run(kind, append(args, append(asArgs(m.saved), gradOut, m.lr)...)...)
-	m.dropSaved()
-	if err != nil {
-		return nil, err
-	}
-	var dx *tensors.Tensor
-	if needInputGrad {
-		dx, out = out[0], out[1:]
-	}
-	m.params = out
-	return dx, nil
+	dx, _, err := m.runBackward(gradOut, needInputGrad, true, m.lr)
+	return dx, err
 }
 
 // Batch wraps rows*features values (row-major) as a float32 tensor of shape

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -49,24 +50,30 @@ func (m *Model) batchOf(x []float32, labels []int32) (int, error) {
 	if len(labels) == 0 {
 		return 0, errors.New("nn: empty batch")
 	}
-	if len(x) != len(labels)*m.inputDim {
+	if d := m.InputDim(); len(x) != len(labels)*d {
 		return 0, fmt.Errorf("nn: %d input values for %d labels, want %d (%d features each)",
-			len(x), len(labels), len(labels)*m.inputDim, m.inputDim)
+			len(x), len(labels), len(labels)*d, d)
 	}
 	return len(labels), m.checkLabels(labels)
 }
 
-// checkInput verifies that x is a float32 batch [rows, features] and returns
-// the number of rows.
-func checkInput(x *tensors.Tensor, features int) (int, error) {
+// checkInput verifies that x is a float32 batch [rows, example...] and
+// returns the number of rows.
+func checkInput(x *tensors.Tensor, example []int) (int, error) {
 	if x == nil || !x.Ok() {
 		return 0, errors.New("nn: input tensor is nil or already freed")
 	}
 	s := x.Shape()
-	if s.DType != dtypes.Float32 || s.Rank() != 2 || s.Dimensions[1] != features || s.Dimensions[0] == 0 {
-		return 0, fmt.Errorf("nn: input has shape %s, want (Float32)[rows>0 %d]", s, features)
+	if s.DType != dtypes.Float32 || s.Rank() != len(example)+1 || !slices.Equal(s.Dimensions[1:], example) || s.Dimensions[0] == 0 {
+		return 0, fmt.Errorf("nn: input has shape %s, want (Float32)[rows>0 %v]", s, example)
 	}
 	return s.Dimensions[0], nil
+}
+
+// batchTensor wraps rows of flat examples as a batch of the model's input
+// shape.
+func (m *Model) batchTensor(x []float32, rows int) *tensors.Tensor {
+	return tensors.FromFlatDataAndDimensions(x, append([]int{rows}, m.inShape...)...)
 }
 
 // TrainBatch runs one SGD step of the whole model on a batch: x holds
@@ -77,10 +84,9 @@ func (m *Model) TrainBatch(x []float32, labels []int32) (Metrics, error) {
 	if err != nil {
 		return Metrics{}, err
 	}
-	xt := tensors.FromFlatDataAndDimensions(x, n, m.inputDim)
+	xt := m.batchTensor(x, n)
 	defer finalize(xt)
-	mt, dx, err := m.trainStep(execTrainTopNoDx, xt, labels)
-	finalize(dx)
+	mt, _, err := m.trainStep(execTrain, xt, labels)
 	return mt, err
 }
 
@@ -89,21 +95,15 @@ func (m *Model) trainStep(kind execKind, x *tensors.Tensor, labels []int32) (Met
 	yt := tensors.FromFlatDataAndDimensions(labels, len(labels))
 	defer finalize(yt)
 	m.dropSaved()
-	args, err := donated(m.params)
+	out, err := m.run(kind, x, yt, m.lr)
 	if err != nil {
 		return Metrics{}, nil, err
 	}
-	out, err := m.run(kind, append(args, x, yt, m.lr)...)
-	if err != nil {
-		return Metrics{}, nil, err
-	}
-	np := len(m.params)
-	m.params = out[:np]
-	mt := Metrics{Loss: scalar(out[np]), Count: len(labels)}
-	mt.Accuracy = scalar(out[np+1]) / float64(len(labels))
+	mt := Metrics{Loss: scalar(out[0]), Count: len(labels)}
+	mt.Accuracy = scalar(out[1]) / float64(len(labels))
 	var dx *tensors.Tensor
-	if len(out) > np+2 {
-		dx = out[np+2]
+	if len(out) > 2 {
+		dx = out[2]
 	}
 	return mt, dx, nil
 }
@@ -114,7 +114,7 @@ func (m *Model) trainStep(kind execKind, x *tensors.Tensor, labels []int32) (Met
 // respect to x, to be sent back to the segment below, and the batch metrics
 // before the update.
 func (m *Model) TrainTop(x *tensors.Tensor, labels []int32) (*tensors.Tensor, Metrics, error) {
-	n, err := checkInput(x, m.inputDim)
+	n, err := checkInput(x, m.inShape)
 	if err != nil {
 		return nil, Metrics{}, err
 	}
@@ -140,9 +140,10 @@ func (m *Model) Evaluate(x []float32, labels []int32, batchSize int) (Metrics, e
 	var lossSum, correct float64
 	for start := 0; start < len(labels); start += batchSize {
 		end := min(start+batchSize, len(labels))
-		xt := tensors.FromFlatDataAndDimensions(x[start*m.inputDim:end*m.inputDim], end-start, m.inputDim)
+		d := m.InputDim()
+		xt := m.batchTensor(x[start*d:end*d], end-start)
 		yt := tensors.FromFlatDataAndDimensions(labels[start:end], end-start)
-		out, err := m.run(execEval, append(asArgs(m.params), xt, yt)...)
+		out, err := m.run(execEval, xt, yt)
 		finalize(xt)
 		finalize(yt)
 		if err != nil {
@@ -158,12 +159,13 @@ func (m *Model) Evaluate(x []float32, labels []int32, batchSize int) (Metrics, e
 // Predict returns the model's outputs for the rows of x (len(x)/InputDim
 // rows), row-major with OutputDim values per row.
 func (m *Model) Predict(x []float32) ([]float32, error) {
-	if len(x) == 0 || len(x)%m.inputDim != 0 {
-		return nil, fmt.Errorf("nn: %d input values is not a positive multiple of %d features", len(x), m.inputDim)
+	d := m.InputDim()
+	if len(x) == 0 || len(x)%d != 0 {
+		return nil, fmt.Errorf("nn: %d input values is not a positive multiple of %d features", len(x), d)
 	}
-	xt := tensors.FromFlatDataAndDimensions(x, len(x)/m.inputDim, m.inputDim)
+	xt := m.batchTensor(x, len(x)/d)
 	defer finalize(xt)
-	out, err := m.run(execPredict, append(asArgs(m.params), xt)...)
+	out, err := m.run(execPredict, xt)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +199,8 @@ func (m *Model) Fit(x []float32, labels []int32, opt FitOptions) ([]Metrics, err
 	for i := range order {
 		order[i] = i
 	}
-	bx := make([]float32, 0, opt.BatchSize*m.inputDim)
+	d := m.InputDim()
+	bx := make([]float32, 0, opt.BatchSize*d)
 	by := make([]int32, 0, opt.BatchSize)
 	history := make([]Metrics, 0, opt.Epochs)
 	for epoch := range opt.Epochs {
@@ -208,7 +211,7 @@ func (m *Model) Fit(x []float32, labels []int32, opt FitOptions) ([]Metrics, err
 		for start := 0; start < len(order); start += opt.BatchSize {
 			bx, by = bx[:0], by[:0]
 			for _, r := range order[start:min(start+opt.BatchSize, len(order))] {
-				bx = append(bx, x[r*m.inputDim:(r+1)*m.inputDim]...)
+				bx = append(bx, x[r*d:(r+1)*d]...)
 				by = append(by, labels[r])
 			}
 			bm, err := m.TrainBatch(bx, by)

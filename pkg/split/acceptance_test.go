@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -219,7 +220,7 @@ func TestWorkerFailsMidEpoch(t *testing.T) {
 			if err != nil {
 				t.Fatalf("alice lost her segment: %v", err)
 			}
-			if len(trained) != len(initial) || equal(trained, initial) {
+			if len(trained) != len(initial) || slices.Equal(trained, initial) {
 				t.Errorf("alice's segment is not the trained one")
 			}
 		})

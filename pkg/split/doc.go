@@ -1,6 +1,10 @@
 // Package split is split learning as PySyft 0.2 users knew it, in Go: workers
 // that hold objects by id, pointers whose operations run on the worker, and
-// neural networks cut into segments (pkg/nn models) placed on workers.
+// neural networks cut into segments (pkg/nn models: GoMLX models whose
+// gradients come from graph.Gradient) placed on workers. Any GoMLX model
+// can be a segment on an in-process worker; a segment sent to a worker in
+// another process is an nn.Sequential model (Dense, Conv2D, MaxPool2D,
+// Flatten, Reshape layers), whose layers travel.
 //
 // A VirtualWorker lives in this process; a RemoteWorker (Dial) talks over
 // ZeroMQ to a worker process (`ppml worker --listen tcp://127.0.0.1:PORT`,
@@ -23,7 +27,9 @@
 // meanwhile, so a step costs its computation and two transfers. The labels
 // go to the last segment's worker: another worker for vanilla split
 // learning, the data owner's own (in-process) worker for U-shaped split
-// learning. Fit counts the messages and bytes crossing each cut.
+// learning. Fit counts the messages and bytes that cross each cut, at the
+// transport: every send reports the bytes it carried (a cut between two
+// segments on the same worker carries nothing).
 //
 // Workers speak ZeroMQ (ZMTP 3.0 over TCP: RemoteWorker as a DEALER, the
 // worker server as a ROUTER). Requests and replies use a compact binary

@@ -1,6 +1,7 @@
 package split
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/ppml-go/ppml/pkg/nn"
+	"golang.org/x/sync/errgroup"
 )
 
 // Segment places the next Layers layers of a model on a worker.
@@ -46,6 +48,7 @@ type Network struct {
 	segs      []*ModelPointer
 	workers   []Worker // the distinct workers, in the order of their first segment
 	segWorker []int    // index in workers of each segment's worker
+	outDims   []int    // the output width of each segment
 	timeout   time.Duration
 }
 
@@ -76,33 +79,65 @@ func NewNetwork(cfg Config, segments ...Segment) (*Network, error) {
 	if err := whole.Initialize(cfg.Init, cfg.Seed); err != nil {
 		return nil, err
 	}
-	n := &Network{cfg: cfg}
-	first, in := 0, cfg.InputDim
+	all, err := whole.Weights()
+	if err != nil {
+		return nil, err
+	}
+	var placed []ModelSegment
+	first, in, off := 0, cfg.InputDim, 0
 	for i, s := range segments {
 		layers := cfg.Layers[first : first+s.Layers]
 		seg, err := nn.Sequential(in, layers...)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("split: segment %d: %w", i, err)
 		}
 		if err := seg.Compile(cfg.Loss, nn.SGD{LearningRate: cfg.LearningRate}); err != nil {
 			return nil, err
 		}
-		for j := range layers {
-			w, b, err := whole.LayerWeights(first + j)
-			if err != nil {
-				return nil, err
-			}
-			if err := seg.SetLayerWeights(j, w, b); err != nil {
-				return nil, err
-			}
+		if err := seg.SetWeights(all[off : off+seg.NumParams()]); err != nil {
+			return nil, err
 		}
-		mp, err := SendModel(seg, s.Worker)
+		off += seg.NumParams()
+		first += s.Layers
+		in = seg.OutputDim()
+		placed = append(placed, ModelSegment{Model: seg, Worker: s.Worker})
+	}
+	return NewNetworkOf(placed...)
+}
+
+// ModelSegment places a segment of a model, any pkg/nn model, on a worker.
+type ModelSegment struct {
+	Model  *nn.Model
+	Worker Worker
+}
+
+// NewNetworkOf builds a network of the given segments, each sent to its
+// worker (SendModel: any GoMLX model to an in-process worker, Sequential
+// models to others): segment i's output is segment i+1's input, and the
+// last segment's loss is the network's. Each segment keeps its own
+// optimizer.
+func NewNetworkOf(segments ...ModelSegment) (*Network, error) {
+	if len(segments) < 2 {
+		return nil, fmt.Errorf("split: a network needs at least 2 segments, got %d", len(segments))
+	}
+	for i, s := range segments {
+		if s.Model == nil || s.Worker == nil {
+			return nil, fmt.Errorf("split: segment %d needs a model and a worker", i)
+		}
+		if i > 0 && slices.Compare(s.Model.InputShape(), []int{segments[i-1].Model.OutputDim()}) != 0 {
+			return nil, fmt.Errorf("split: segment %d takes inputs shaped %v, segment %d gives %d values",
+				i, s.Model.InputShape(), i-1, segments[i-1].Model.OutputDim())
+		}
+	}
+	last := segments[len(segments)-1].Model
+	n := &Network{cfg: Config{InputDim: segments[0].Model.InputDim(), Loss: last.Loss(), LearningRate: last.Optimizer().LearningRate}}
+	for i, s := range segments {
+		mp, err := SendModel(s.Model, s.Worker)
 		if err != nil {
 			return nil, fmt.Errorf("split: sending segment %d to %s: %w", i, s.Worker.ID(), err)
 		}
 		n.segs = append(n.segs, mp)
-		first += s.Layers
-		in = layers[len(layers)-1].Units
+		n.outDims = append(n.outDims, s.Model.OutputDim())
 		w := slices.Index(n.workers, s.Worker)
 		if w < 0 {
 			w = len(n.workers)
@@ -232,17 +267,52 @@ func addMetrics(a, b nn.Metrics) nn.Metrics {
 
 // job is one request of a training step for one worker.
 type job struct {
-	step    int
-	req     request
-	metrics int     // index of the command whose result holds the batch metrics, -1 if none
-	relays  []relay // results to deliver to in-process workers
+	step      int
+	req       request
+	metrics   int        // index of the command whose result holds the batch metrics, -1 if none
+	relays    []relay    // results to deliver to in-process workers
+	transfers []transfer // sends across a cut, counted when they are done
 }
 
-// relay is an object a remote worker returns for an in-process worker.
+// relay is an object a remote worker returns for an in-process worker,
+// across a cut.
 type relay struct {
 	result int
 	to     Worker
 	id     ObjectID
+	cut    crossing
+}
+
+// transfer is the result of a send (opSend) across a cut.
+type transfer struct {
+	result int
+	cut    crossing
+}
+
+// crossing is a cut and the direction an object crosses it in.
+type crossing struct {
+	cut      int
+	backward bool
+}
+
+// cutCounter adds up what the transport carried across each cut, from the
+// sends' own reports (result.Sent) and the relays' tensors.
+type cutCounter struct {
+	mu   sync.Mutex
+	cuts []CutStats
+}
+
+func (c *cutCounter) add(x crossing, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := &c.cuts[x.cut]
+	if x.backward {
+		s.BackwardMessages++
+		s.BackwardBytes += bytes
+	} else {
+		s.ForwardMessages++
+		s.ForwardBytes += bytes
+	}
 }
 
 // inFlight bounds the requests a RemoteWorker has in flight during Fit:
@@ -252,27 +322,32 @@ const inFlight = 3
 // epoch trains on the batches of one epoch: a planner goroutine turns each
 // batch into requests for every worker, one driver goroutine per worker
 // sends them (a RemoteWorker's several at a time), and this goroutine
-// gathers the batch metrics in order.
+// gathers the batch metrics in order. The first error stops them all; the
+// remote workers are then closed, which gives up their requests.
 func (n *Network) epoch(x []float32, labels []int32, order []int, opt FitOptions, res *EpochResult) error {
 	d := n.cfg.InputDim
 	batches := (len(labels) + opt.BatchSize - 1) / opt.BatchSize
-	stop := make(chan struct{})
-	var (
-		once     sync.Once
-		firstErr error
-	)
-	fail := func(err error) {
-		once.Do(func() {
-			firstErr = err
-			close(stop)
-		})
+	g, ctx := errgroup.WithContext(context.Background())
+	var closeOnce sync.Once
+	failed := func(err error) error {
+		if err != nil {
+			closeOnce.Do(func() {
+				for _, w := range n.workers {
+					if r, ok := w.(*RemoteWorker); ok {
+						_ = r.Close()
+					}
+				}
+			})
+		}
+		return err
 	}
 	metrics := make(chan nn.Metrics, batches)
+	counter := &cutCounter{cuts: res.Cuts}
 	queues := make([]chan job, len(n.workers))
 	for i := range queues {
 		queues[i] = make(chan job, 2*inFlight)
 	}
-	go func() { // planner
+	g.Go(func() error { // planner
 		defer func() {
 			for _, q := range queues {
 				close(q)
@@ -294,133 +369,105 @@ func (n *Network) epoch(x []float32, labels []int32, order []int, opt FitOptions
 				for _, j := range jobs {
 					select {
 					case queues[w] <- j:
-					case <-stop:
-						return
+					case <-ctx.Done():
+						return nil
 					}
 				}
 			}
 		}
-	}()
-	var wg sync.WaitGroup
+		return nil
+	})
 	for i, w := range n.workers {
-		wg.Go(func() { n.drive(w, queues[i], stop, metrics, fail) })
+		g.Go(func() error { return failed(n.drive(ctx, w, queues[i], metrics, counter)) })
 	}
-	finished := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(finished)
-	}()
 gather:
 	for b := 0; b < batches; b++ {
 		var mt nn.Metrics
 		select {
 		case mt = <-metrics:
-		case <-stop:
+		case <-ctx.Done():
 			break gather
-		}
-		rows := min((b+1)*opt.BatchSize, len(order)) - b*opt.BatchSize
-		for i := range res.Cuts {
-			bytes := int64(rows) * int64(n.cfg.Layers[n.cutLayer(i)].Units) * 4
-			c := &res.Cuts[i]
-			c.ForwardMessages++
-			c.BackwardMessages++
-			c.ForwardBytes += bytes
-			c.BackwardBytes += bytes
 		}
 		res.Train = addMetrics(res.Train, mt)
 		if opt.Progress != nil {
 			opt.Progress(Progress{Epoch: res.Epoch, Epochs: opt.Epochs, Batch: b + 1, Batches: batches, Train: res.Train})
 		}
 	}
-	select {
-	case <-finished:
-	case <-stop:
-	}
-	select {
-	case <-stop:
-		// Remote workers give up the requests of a closed connection,
-		// in-process ones were given stop.
-		for _, w := range n.workers {
-			if r, ok := w.(*RemoteWorker); ok {
-				_ = r.Close()
-			}
-		}
-		<-finished
-		return firstErr
-	default:
-		<-finished
-		return nil
-	}
+	return g.Wait()
 }
 
-// cutLayer is the index in cfg.Layers of the last layer before cut i.
-func (n *Network) cutLayer(i int) int {
-	l := -1
-	for _, s := range n.segs[:i+1] {
-		l += len(s.layers)
-	}
-	return l
-}
-
-// drive runs a worker's jobs in order until the queue closes or stop is
-// closed, passing on the batch metrics and the objects for in-process
-// workers. A RemoteWorker gets up to inFlight requests at a time.
-func (n *Network) drive(w Worker, queue <-chan job, stop <-chan struct{}, metrics chan<- nn.Metrics, fail func(error)) {
-	finish := func(j job, res []result, err error) bool {
+// drive runs a worker's jobs in order until the queue closes or ctx is
+// done, passing on the batch metrics, the objects for in-process workers
+// and what crossed the cuts. A RemoteWorker gets up to inFlight requests at
+// a time.
+func (n *Network) drive(ctx context.Context, w Worker, queue <-chan job, metrics chan<- nn.Metrics, counter *cutCounter) error {
+	finish := func(j job, res []result, err error) error {
 		if err != nil {
-			fail(fmt.Errorf("batch %d: %w", j.step, err))
-			return false
+			return fmt.Errorf("batch %d: %w", j.step, err)
+		}
+		for _, t := range j.transfers {
+			counter.add(t.cut, res[t.result].Sent)
 		}
 		for _, r := range j.relays {
-			if _, err := r.to.run(request{cmds: []command{{Op: opDeliver, Out: r.id, Tensor: res[r.result].Tensor}}}, nil); err != nil {
-				fail(fmt.Errorf("batch %d: %w", j.step, err))
-				return false
+			t := res[r.result].Tensor
+			if _, err := r.to.run(context.Background(), request{cmds: []command{{Op: opDeliver, Out: r.id, Tensor: t}}}); err != nil {
+				return fmt.Errorf("batch %d: %w", j.step, err)
 			}
+			counter.add(r.cut, t.Shape().ByteSize())
 		}
 		if j.metrics >= 0 {
 			metrics <- *res[j.metrics].Metrics
 		}
-		return true
+		return nil
 	}
 	rw, remote := w.(*RemoteWorker)
 	if !remote {
 		for j := range queue {
-			res, err := w.run(j.req, stop)
-			if !finish(j, res, err) {
-				return
+			res, err := w.run(ctx, j.req)
+			if err := finish(j, res, err); err != nil {
+				return err
 			}
 		}
-		return
+		return nil
 	}
 	type pending struct {
 		j  job
 		cl *call
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
 	inflight := make(chan pending, inFlight-2)
-	go func() { // sender
+	g.Go(func() error { // sender
 		defer close(inflight)
 		for j := range queue {
-			cl, err := rw.startCancel(j.req, stop)
+			cl, err := rw.startCancel(ctx, j.req)
 			if err != nil {
-				fail(fmt.Errorf("batch %d: %w", j.step, err))
-				return
+				return fmt.Errorf("batch %d: %w", j.step, err)
 			}
 			select {
 			case inflight <- pending{j, cl}:
-			case <-stop:
-				return
+			case <-ctx.Done():
+				return nil
 			}
 		}
-	}()
-	ok := true
-	for p := range inflight {
-		if ok {
-			res, err := p.cl.wait(stop)
-			ok = finish(p.j, res, err)
-		} else {
-			p.cl.conn.forget(p.cl)
+		return nil
+	})
+	g.Go(func() error { // receiver: after an error, it forgets the rest
+		var first error
+		for p := range inflight {
+			if first != nil {
+				p.cl.conn.forget(p.cl)
+				continue
+			}
+			res, err := p.cl.wait(ctx)
+			if first = finish(p.j, res, err); first != nil {
+				cancel() // stops the sender
+			}
 		}
-	}
+		return first
+	})
+	return g.Wait()
 }
 
 // plan turns one training step into requests for each worker: forward
@@ -445,7 +492,7 @@ func (n *Network) plan(step int, x, y *tensors.Tensor) [][]job {
 		}
 		cur[w] = job{metrics: -1}
 	}
-	transfer := func(from, to int, o ObjectID) ObjectID {
+	transfer := func(from, to int, o ObjectID, cut crossing) ObjectID {
 		if from == to {
 			return o
 		}
@@ -455,13 +502,15 @@ func (n *Network) plan(step int, x, y *tensors.Tensor) [][]job {
 		r, dstRemote := dst.(*RemoteWorker)
 		switch {
 		case srcRemote && dstRemote:
-			emit(from, command{Op: opSend, A: o, Out: id, Peer: r.Addr(), Delete: true})
+			i := emit(from, command{Op: opSend, A: o, Out: id, Peer: r.Addr(), Delete: true})
+			cur[from].transfers = append(cur[from].transfers, transfer{result: i, cut: cut})
 		case srcRemote:
 			i := emit(from, command{Op: opGet, A: o, Delete: true})
-			cur[from].relays = append(cur[from].relays, relay{result: i, to: dst, id: id})
+			cur[from].relays = append(cur[from].relays, relay{result: i, to: dst, id: id, cut: cut})
 			flush(from)
 		default:
-			emit(from, command{Op: opSend, A: o, Out: id, to: dst, Delete: true})
+			i := emit(from, command{Op: opSend, A: o, Out: id, to: dst, Delete: true})
+			cur[from].transfers = append(cur[from].transfers, transfer{result: i, cut: cut})
 		}
 		emit(to, command{Op: opAwait, A: id})
 		return id
@@ -472,13 +521,13 @@ func (n *Network) plan(step int, x, y *tensors.Tensor) [][]job {
 	for i, s := range n.segs[:last] {
 		out := newID()
 		emit(sw[i], command{Op: opForward, A: s.id, B: in, Out: out, Delete: true})
-		in = transfer(sw[i], sw[i+1], out)
+		in = transfer(sw[i], sw[i+1], out, crossing{cut: i})
 	}
 	lab, g := newID(), newID()
 	emit(sw[last], command{Op: opPut, Out: lab, Tensor: y})
 	cur[sw[last]].metrics = emit(sw[last], command{Op: opTrainTop, A: n.segs[last].id, B: in, C: lab, Out: g, Delete: true})
 	for i := last - 1; i >= 0; i-- {
-		g = transfer(sw[i+1], sw[i], g)
+		g = transfer(sw[i+1], sw[i], g, crossing{cut: i, backward: true})
 		var dx ObjectID
 		if i > 0 {
 			dx = newID()
@@ -503,7 +552,7 @@ func (n *Network) Evaluate(x []float32, labels []int32, batchSize int) (nn.Metri
 	if len(labels) == 0 || len(x) != len(labels)*d {
 		return nn.Metrics{}, fmt.Errorf("split: %d input values for %d labels, want %d features per row", len(x), len(labels), d)
 	}
-	classes := n.cfg.Layers[len(n.cfg.Layers)-1].Units
+	classes := n.outDims[len(n.outDims)-1]
 	var lossSum float64
 	correct := 0
 	for start := 0; start < len(labels); start += batchSize {

@@ -114,6 +114,13 @@ func (p *Pointer) Move(to Worker) (*Pointer, error) {
 		return nil, fmt.Errorf("split: moving object %d from %s to %s: %w", p.id, p.worker.ID(), to.ID(), err)
 	}
 	p.gone = "moved to " + to.ID()
+	if fromRemote {
+		// A remote worker posts the object to its peer without waiting:
+		// the move is done when the receiver holds it.
+		if _, err := to.exec([]command{{Op: opAwait, A: id}}); err != nil {
+			return nil, fmt.Errorf("split: moving object %d from %s to %s: %w", p.id, p.worker.ID(), to.ID(), err)
+		}
+	}
 	return &Pointer{worker: to, id: id}, nil
 }
 
@@ -186,16 +193,30 @@ type ModelPointer struct {
 	layers   []nn.Layer
 }
 
-// SendModel creates a copy of m (layers, loss, optimizer and weights) on the
-// worker and returns a pointer to it.
+// SendModel creates a copy of m (function, loss, optimizer and weights) on
+// the worker and returns a pointer to it. Any GoMLX model goes to an
+// in-process worker; a worker in another process gets a Sequential model
+// (its layers travel, not Go code).
 func SendModel(m *nn.Model, w Worker) (*ModelPointer, error) {
-	flat, err := m.Weights()
-	if err != nil {
-		return nil, err
-	}
-	spec := &modelSpec{InputDim: m.InputDim(), Layers: m.Layers(), Loss: m.Loss(), LearningRate: m.Optimizer().LearningRate}
 	id := newID()
-	cmd := command{Op: opNewModel, Out: id, Spec: spec, Tensor: tensors.FromFlatDataAndDimensions(flat, len(flat))}
+	cmd := command{Op: opNewModel, Out: id}
+	if _, local := w.(*VirtualWorker); local && m.Layers() == nil {
+		c, err := m.Clone()
+		if err != nil {
+			return nil, err
+		}
+		cmd.model = c
+	} else {
+		if m.Layers() == nil {
+			return nil, fmt.Errorf("split: %v is not Sequential: only its layers could travel to worker %s in another process", m, w.ID())
+		}
+		flat, err := m.Weights()
+		if err != nil {
+			return nil, err
+		}
+		cmd.Spec = &modelSpec{InputDim: m.InputDim(), Layers: m.Layers(), Loss: m.Loss(), LearningRate: m.Optimizer().LearningRate}
+		cmd.Tensor = tensors.FromFlatDataAndDimensions(flat, len(flat))
+	}
 	if _, err := w.exec([]command{cmd}); err != nil {
 		return nil, err
 	}

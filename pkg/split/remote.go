@@ -148,25 +148,25 @@ func (w *RemoteWorker) connection() (*remoteConn, error) {
 
 // exec sends the batch as one request and waits for the reply.
 func (w *RemoteWorker) exec(cmds []command) ([]result, error) {
-	return w.run(request{cmds: cmds}, nil)
+	return w.run(context.Background(), request{cmds: cmds})
 }
 
-// run sends the request and waits for its reply, or until cancel is closed.
-func (w *RemoteWorker) run(r request, cancel <-chan struct{}) ([]result, error) {
-	cl, err := w.startCancel(r, cancel)
+// run sends the request and waits for its reply, or until ctx is done.
+func (w *RemoteWorker) run(ctx context.Context, r request) ([]result, error) {
+	cl, err := w.startCancel(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	return cl.wait(cancel)
+	return cl.wait(ctx)
 }
 
-// startCancel is start, given up when cancel is closed first (dialling a
+// startCancel is start, given up when ctx is done first (dialling a
 // worker that does not answer takes up to the timeout).
-func (w *RemoteWorker) startCancel(r request, cancel <-chan struct{}) (*call, error) {
+func (w *RemoteWorker) startCancel(ctx context.Context, r request) (*call, error) {
 	w.mu.Lock()
 	connected := w.conn != nil
 	w.mu.Unlock()
-	if cancel == nil || connected {
+	if ctx.Done() == nil || connected {
 		return w.start(r)
 	}
 	type started struct {
@@ -181,7 +181,7 @@ func (w *RemoteWorker) startCancel(r request, cancel <-chan struct{}) (*call, er
 	select {
 	case s := <-ch:
 		return s.cl, s.err
-	case <-cancel:
+	case <-ctx.Done():
 		go func() {
 			if s := <-ch; s.cl != nil {
 				s.cl.conn.forget(s.cl)
@@ -194,7 +194,7 @@ func (w *RemoteWorker) startCancel(r request, cancel <-chan struct{}) (*call, er
 // post sends the request without waiting for its reply: if it fails, the
 // next post returns the error. Deliveries from worker to worker are posted,
 // so that the sender goes on at once.
-func (w *RemoteWorker) post(r request, cancel <-chan struct{}) error {
+func (w *RemoteWorker) post(ctx context.Context, r request) error {
 	w.mu.Lock()
 	err := w.postErr
 	w.postErr = nil
@@ -203,7 +203,7 @@ func (w *RemoteWorker) post(r request, cancel <-chan struct{}) error {
 		return err
 	}
 	r.posted = true
-	_, err = w.startCancel(r, cancel)
+	_, err = w.startCancel(ctx, r)
 	return err
 }
 
@@ -254,8 +254,8 @@ func (w *RemoteWorker) start(r request) (*call, error) {
 }
 
 // wait returns the call's results, or an error if the worker stays silent
-// for the timeout or cancel is closed first.
-func (cl *call) wait(cancel <-chan struct{}) ([]result, error) {
+// for the timeout or ctx is done first.
+func (cl *call) wait(ctx context.Context) ([]result, error) {
 	c := cl.conn
 	timer := time.NewTimer(c.w.timeout)
 	defer timer.Stop()
@@ -263,7 +263,7 @@ func (cl *call) wait(cancel <-chan struct{}) ([]result, error) {
 		select {
 		case <-cl.done:
 			return cl.res, cl.err
-		case <-cancel:
+		case <-ctx.Done():
 			c.forget(cl)
 			return nil, fmt.Errorf("split: worker %s: %w", c.w.name(), errAborted)
 		case <-timer.C:
@@ -436,7 +436,7 @@ func (s *Server) Close() error {
 // queued is a request waiting for its turn, with where its reply goes.
 type queued struct {
 	conn     *zmtpConn
-	gone     <-chan struct{} // closed when the connection is
+	gone     context.Context // done when the connection closes
 	envelope [][]byte
 	req      request
 }
@@ -452,7 +452,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() {
 		var buf []byte
 		for j := range jobs {
-			res, err := s.worker.run(j.req, j.gone)
+			res, err := s.worker.run(j.gone, j.req)
 			buf = s.reply(buf, j.conn, j.envelope, j.req.id, res, err)
 		}
 	}()
@@ -490,9 +490,9 @@ func (s *Server) serveConn(tcp *net.TCPConn, jobs chan<- queued) {
 	}
 	s.conns[c] = true
 	s.mu.Unlock()
-	gone := make(chan struct{})
+	gone, closed := context.WithCancel(context.Background())
 	defer func() {
-		close(gone)
+		closed()
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
@@ -519,7 +519,7 @@ func (s *Server) serveConn(tcp *net.TCPConn, jobs chan<- queued) {
 		for _, f := range frames[:n] {
 			envelope = append(envelope, slices.Clone(f))
 		}
-		req, err := decodeRequest(frames[n], s.worker.reuse)
+		req, err := decodeRequest(frames[n], s.worker.life.reuse)
 		req.decoded = true
 		if err != nil {
 			buf = s.reply(buf, c, envelope, req.id, nil, fmt.Errorf("worker %s: %w", s.worker.ID(), err))
@@ -530,7 +530,7 @@ func (s *Server) serveConn(tcp *net.TCPConn, jobs chan<- queued) {
 			immediate = immediate && cmd.Op.immediate()
 		}
 		if immediate {
-			res, err := s.worker.run(req, gone)
+			res, err := s.worker.run(gone, req)
 			buf = s.reply(buf, c, envelope, req.id, res, err)
 			continue
 		}

@@ -5,12 +5,17 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/ppml-go/ppml/pkg/nn"
 )
 
@@ -75,7 +80,7 @@ func TestPointers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := v.Value().([]int32); !equal(got, []int32{2, 4, 6, 8, 10}) {
+			if got := v.Value().([]int32); !slices.Equal(got, []int32{2, 4, 6, 8, 10}) {
 				t.Errorf("x+x = %v, want [2 4 6 8 10]", got)
 			}
 			if _, err := y.Get(); !errors.Is(err, ErrPointerUsed) {
@@ -109,7 +114,7 @@ func TestPointers(t *testing.T) {
 					t.Fatal(err)
 				}
 				got, _ := tensors.CopyFlatData[float32](v)
-				if !equal(got, tc.want) {
+				if !slices.Equal(got, tc.want) {
 					t.Errorf("%s = %v, want %v", tc.name, got, tc.want)
 				}
 			}
@@ -131,23 +136,11 @@ func TestPointers(t *testing.T) {
 				t.Errorf("bob holds %v, want the moved tensor", objs)
 			}
 			v, _ = moved.Get()
-			if got, _ := tensors.CopyFlatData[float32](v); !equal(got, []float32{1, 2, 3, 4}) {
+			if got, _ := tensors.CopyFlatData[float32](v); !slices.Equal(got, []float32{1, 2, 3, 4}) {
 				t.Errorf("moved value = %v", got)
 			}
 		})
 	}
-}
-
-func equal[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestWireRoundTrip(t *testing.T) {
@@ -175,7 +168,7 @@ func TestWireRoundTrip(t *testing.T) {
 		t.Errorf("round trip changed the request header: %+v", req)
 	}
 	if len(got) != len(cmds) || got[1].C != 3 || !got[1].Delete || !got[2].Grad || got[3].Spec.LearningRate != 0.03 ||
-		got[3].Spec.Layers[0] != nn.Dense(2, nn.LogSoftmax) || got[4].Rate != 0.5 || got[5].Peer != "tcp://127.0.0.1:1" ||
+		got[3].Spec.Layers[0].String() != nn.Dense(2, nn.LogSoftmax).String() || got[4].Rate != 0.5 || got[5].Peer != "tcp://127.0.0.1:1" ||
 		!got[0].Tensor.Equal(cmds[0].Tensor) || !got[6].Tensor.Equal(cmds[6].Tensor) {
 		t.Errorf("round trip changed the commands: %+v", got)
 	}
@@ -250,19 +243,36 @@ func TestMalformedRequestGetsErrorReply(t *testing.T) {
 // TestNetworkEqualsWholeModel trains a small network split in three
 // segments (vanilla on two workers, and U-shaped) and the same model whole
 // with nn; the per-batch losses and final weights agree, in process and
-// over ZeroMQ.
+// over ZeroMQ, and the cut statistics count what crossed. The MLP and the CNN (convolution on one worker, pooling on
+// the other) go through the same code.
 func TestNetworkEqualsWholeModel(t *testing.T) {
-	cfg := Config{
-		InputDim:     5,
-		Layers:       []nn.Layer{nn.Dense(8, nn.ReLU), nn.Dense(6, nn.Tanh), nn.Dense(3, nn.LogSoftmax)},
-		Loss:         nn.NLL,
-		LearningRate: 0.1,
-		Init:         nn.KaimingUniform,
-		Seed:         4,
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		layers []int // of the three segments
+		cuts   []int // width of the activation at each cut
+	}{
+		{"mlp", Config{
+			InputDim: 5,
+			Layers:   []nn.Layer{nn.Dense(8, nn.ReLU), nn.Dense(6, nn.Tanh), nn.Dense(3, nn.LogSoftmax)},
+			Loss:     nn.NLL, LearningRate: 0.1, Init: nn.KaimingUniform, Seed: 4,
+		}, []int{1, 1, 1}, []int{8, 6}},
+		{"cnn", Config{
+			InputDim: 36,
+			Layers: []nn.Layer{nn.Reshape(6, 6, 1), nn.Conv2D(3, 3, nn.ReLU), nn.Flatten(),
+				nn.Reshape(4, 4, 3), nn.MaxPool2D(2), nn.Flatten(), nn.Dense(3, nn.LogSoftmax)},
+			Loss: nn.NLL, LearningRate: 0.1, Init: nn.KaimingUniform, Seed: 4,
+		}, []int{3, 3, 1}, []int{48, 12}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testNetworkEqualsWholeModel(t, tc.cfg, tc.layers, tc.cuts) })
 	}
+}
+
+func testNetworkEqualsWholeModel(t *testing.T, cfg Config, layers, cutWidths []int) {
 	rng := rand.New(rand.NewPCG(8, 8))
 	const rows = 50
-	x := make([]float32, rows*5)
+	d := cfg.InputDim
+	x := make([]float32, rows*d)
 	y := make([]int32, rows)
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
@@ -270,13 +280,16 @@ func TestNetworkEqualsWholeModel(t *testing.T) {
 	for i := range y {
 		y[i] = int32(rng.IntN(3))
 	}
-	whole, _ := nn.Sequential(cfg.InputDim, cfg.Layers...)
+	whole, err := nn.Sequential(cfg.InputDim, cfg.Layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_ = whole.Compile(cfg.Loss, nn.SGD{LearningRate: cfg.LearningRate})
 	_ = whole.Initialize(cfg.Init, cfg.Seed)
 	var wholeLosses []float64
 	for start := 0; start < rows; start += 16 { // no shuffling: batches in order, the last one short
 		end := min(start+16, rows)
-		mt, err := whole.TrainBatch(x[start*5:end*5], y[start:end])
+		mt, err := whole.TrainBatch(x[start*d:end*d], y[start:end])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,9 +299,11 @@ func TestNetworkEqualsWholeModel(t *testing.T) {
 
 	for kind, ws := range workerKinds(t) {
 		alice, bob := ws[0], ws[1]
+		owner := NewVirtualWorker("owner") // the data owner's own worker, with bob of this kind
 		for name, segs := range map[string][]Segment{
-			"vanilla":  {{alice, 1}, {bob, 1}, {bob, 1}},
-			"u-shaped": {{alice, 1}, {bob, 1}, {alice, 1}},
+			"vanilla":           {{alice, layers[0]}, {bob, layers[1]}, {bob, layers[2]}},
+			"u-shaped":          {{alice, layers[0]}, {bob, layers[1]}, {alice, layers[2]}},
+			"u-shaped-in-owner": {{owner, layers[0]}, {bob, layers[1]}, {owner, layers[2]}},
 		} {
 			t.Run(kind+"/"+name, func(t *testing.T) {
 				net, err := NewNetwork(cfg, segs...)
@@ -318,12 +333,107 @@ func TestNetworkEqualsWholeModel(t *testing.T) {
 						t.Fatalf("weight %d: split %v, whole %v", i, got[i], wantW[i])
 					}
 				}
+				// What crossed each cut, counted at the transport, against
+				// this test's own count: a batch's activation and its
+				// gradient (rows × width float32s) when the segments on
+				// either side are on different workers, nothing otherwise.
 				cuts := hist[0].Cuts
-				if len(cuts) != 2 || cuts[0].ForwardMessages != 4 || cuts[1].BackwardMessages != 4 ||
-					cuts[0].ForwardBytes != rows*8*4 || cuts[1].BackwardBytes != rows*6*4 {
-					t.Errorf("cut stats %+v, want 4 messages each way, %d and %d bytes", cuts, rows*8*4, rows*6*4)
+				if len(cuts) != 2 {
+					t.Fatalf("%d cut stats, want 2", len(cuts))
+				}
+				for i, c := range cuts {
+					var want CutStats
+					if segs[i].Worker != segs[i+1].Worker {
+						bytes := int64(rows * cutWidths[i] * 4)
+						want = CutStats{ForwardMessages: 4, BackwardMessages: 4, ForwardBytes: bytes, BackwardBytes: bytes}
+					}
+					if c != want {
+						t.Errorf("cut %d: %+v, want %+v", i, c, want)
+					}
 				}
 			})
 		}
+	}
+}
+
+// TestNetworkOfGoMLXModels splits a model written as GoMLX model functions
+// (ml/layers, as GoMLX's examples do) into two in-process segments: the
+// losses and weights follow the whole model's step by step; a worker in
+// another process refuses such a segment with an error that says why.
+func TestNetworkOfGoMLXModels(t *testing.T) {
+	bottomFn := func(scope *model.Scope, x *graph.Node) *graph.Node {
+		return activation.Relu(layers.DenseWithBias(scope.In("bottom"), x, 6))
+	}
+	topFn := func(scope *model.Scope, x *graph.Node) *graph.Node {
+		return layers.DenseWithBias(scope.In("top"), x, 3)
+	}
+	wholeFn := func(scope *model.Scope, x *graph.Node) *graph.Node { return topFn(scope, bottomFn(scope, x)) }
+	mk := func(fn nn.Func, head nn.Activation, in int) *nn.Model {
+		m, err := nn.New(fn, head, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Compile(nn.NLL, nn.SGD{LearningRate: 0.1}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	whole, bottom, top := mk(wholeFn, nn.LogSoftmax, 4), mk(bottomFn, nn.Linear, 4), mk(topFn, nn.LogSoftmax, 6)
+	_ = whole.Initialize(nn.KaimingUniform, 2)
+	w, _ := whole.Weights()
+	if err := bottom.SetWeights(w[:bottom.NumParams()]); err != nil {
+		t.Fatal(err)
+	}
+	if err := top.SetWeights(w[bottom.NumParams():]); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	const rows = 40
+	x := make([]float32, rows*4)
+	y := make([]int32, rows)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for i := range y {
+		y[i] = int32(rng.IntN(3))
+	}
+	var wholeLosses []float64
+	for start := 0; start < rows; start += 10 {
+		mt, err := whole.TrainBatch(x[start*4:(start+10)*4], y[start:start+10])
+		if err != nil {
+			t.Fatal(err)
+		}
+		wholeLosses = append(wholeLosses, mt.Loss)
+	}
+	net, err := NewNetworkOf(ModelSegment{bottom, NewVirtualWorker("alice")}, ModelSegment{top, NewVirtualWorker("bob")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var losses []float64
+	if _, err := net.Fit(x, y, FitOptions{Epochs: 1, BatchSize: 10, Progress: func(p Progress) {
+		losses = append(losses, p.Train.Loss)
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range losses {
+		// Progress reports running means over batches of equal size.
+		want := 0.0
+		for _, wl := range wholeLosses[:i+1] {
+			want += wl
+		}
+		if want /= float64(i + 1); math.Abs(l-want) > 1e-5 {
+			t.Errorf("after batch %d: running loss %v, whole model %v", i, l, want)
+		}
+	}
+	got, _ := net.Weights()
+	want, _ := whole.Weights()
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-5 {
+			t.Fatalf("weight %d: split %v, whole %v", i, got[i], want[i])
+		}
+	}
+	remote, _ := serve(t, "carol")
+	if _, err := SendModel(bottom, remote); err == nil || !strings.Contains(err.Error(), "not Sequential") {
+		t.Errorf("sending a GoMLX model function to another process: err = %v, want one saying it is not Sequential", err)
 	}
 }

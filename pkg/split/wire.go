@@ -17,16 +17,18 @@ import (
 // The wire format is one ZeroMQ frame per request and per reply, little
 // endian, with unsigned varints for counts and sizes:
 //
-//	request: "PS" version=2, id(8), timeout (milliseconds), n, n × command
+//	request: "PS" version=3, id(8), timeout (milliseconds), n, n × command
 //	command: op(1) out(8) a(8) b(8) c(8) flags(1), then by op:
 //	         put, deliver: tensor; newModel: spec, tensor (the flat weights);
 //	         setLR: rate(8, float64 bits); send: peer address (string)
 //	tensor:  dtype(1) rank(1) rank × dim, raw data
-//	spec:    inputDim, n, n × (units, activation(1)), loss(1), learningRate(8, float64 bits)
-//	reply:   "PS" version=2, id(8) of the request, status(1); status 0: n, n × result;
+//	spec:    inputDim, n, n × layer, loss(1), learningRate(8, float64 bits)
+//	layer:   kind(1), units, activation(1), size, rank, rank × dim (nn.Layer's fields)
+//	reply:   "PS" version=3, id(8) of the request, status(1); status 0: n, n × result;
 //	         status 1, 2, 3: error string (2: a timeout, 3: given up)
-//	result:  parts(1, bit set of: 1 tensor, 2 metrics, 4 objects, 8 text), then the parts present in that order:
-//	         tensor; metrics: loss(8) accuracy(8) count; objects: n, n × (id(8), kind, description); text: string
+//	result:  parts(1, bit set of: 1 tensor, 2 metrics, 4 objects, 8 text, 16 sent), then the parts present in that order:
+//	         tensor; metrics: loss(8) accuracy(8) count; objects: n, n × (id(8), kind, description); text: string;
+//	         sent: the tensor bytes a send put on the transport
 //
 // A reply carries the id of its request, so a client may have several
 // requests in flight on one connection (the worker answers deliveries and
@@ -36,7 +38,7 @@ import (
 // buffers of the compute backend (one copy).
 
 const (
-	wireVersion = 2
+	wireVersion = 3
 	maxRank     = 8
 	maxTimeout  = 24 * time.Hour
 	maxCommands = 1 << 12
@@ -102,8 +104,14 @@ func (e *encoder) spec(s modelSpec) {
 	e.uvarint(s.InputDim)
 	e.uvarint(len(s.Layers))
 	for _, l := range s.Layers {
+		e.byte(byte(l.Kind))
 		e.uvarint(l.Units)
 		e.byte(byte(l.Activation))
+		e.uvarint(l.Size)
+		e.uvarint(len(l.Shape))
+		for _, d := range l.Shape {
+			e.uvarint(d)
+		}
 	}
 	e.byte(byte(s.Loss))
 	e.f64(s.LearningRate)
@@ -233,8 +241,14 @@ func (d *decoder) spec() modelSpec {
 		if d.err != nil {
 			break
 		}
-		units := d.uvarint(maxUnits, "units")
-		s.Layers = append(s.Layers, nn.Dense(units, nn.Activation(d.byte())))
+		l := nn.Layer{Kind: nn.LayerKind(d.byte())}
+		l.Units = d.uvarint(maxUnits, "units")
+		l.Activation = nn.Activation(d.byte())
+		l.Size = d.uvarint(maxUnits, "size")
+		for range d.uvarint(maxRank, "layer shape rank") {
+			l.Shape = append(l.Shape, d.uvarint(maxUnits, "layer shape"))
+		}
+		s.Layers = append(s.Layers, l)
 	}
 	s.Loss = nn.Loss(d.byte())
 	s.LearningRate = d.f64()
@@ -268,7 +282,10 @@ func encodeRequest(buf []byte, r request) ([]byte, error) {
 	for _, c := range r.cmds {
 		size += 64 + len(c.Peer) + tensorSize(c.Tensor)
 		if c.Spec != nil {
-			size += 32 + 16*len(c.Spec.Layers)
+			size += 32
+			for _, l := range c.Spec.Layers {
+				size += 4*binary.MaxVarintLen64 + 2 + binary.MaxVarintLen64*len(l.Shape)
+			}
 		}
 	}
 	e := &encoder{b: slices.Grow(buf[:0], size)}
@@ -359,6 +376,7 @@ const (
 	partMetrics
 	partObjects
 	partText
+	partSent
 )
 
 // encodeReply serialises the results of request id, or its error,
@@ -405,6 +423,9 @@ func encodeReply(buf []byte, id uint64, results []result, failure error) ([]byte
 		if r.Text != "" {
 			parts |= partText
 		}
+		if r.Sent != 0 {
+			parts |= partSent
+		}
 		e.byte(parts)
 		if r.Tensor != nil {
 			if err := e.tensor(r.Tensor); err != nil {
@@ -426,6 +447,9 @@ func encodeReply(buf []byte, id uint64, results []result, failure error) ([]byte
 		}
 		if r.Text != "" {
 			e.string(r.Text)
+		}
+		if r.Sent != 0 {
+			e.uvarint(int(r.Sent))
 		}
 	}
 	return e.b, nil
@@ -480,7 +504,7 @@ func decodeReply(b []byte) (id uint64, _ []result, _ error) {
 		}
 		var r result
 		parts := d.byte()
-		if parts >= partText<<1 {
+		if parts >= partSent<<1 {
 			d.fail("unknown result parts %#x", parts)
 		}
 		if parts&partTensor != 0 {
@@ -501,6 +525,9 @@ func decodeReply(b []byte) (id uint64, _ []result, _ error) {
 		}
 		if parts&partText != 0 {
 			r.Text = d.string()
+		}
+		if parts&partSent != 0 {
+			r.Sent = int64(d.uvarint(math.MaxInt64, "sent bytes"))
 		}
 		results = append(results, r)
 	}

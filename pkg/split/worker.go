@@ -1,6 +1,8 @@
 package split
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -8,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/ppml-go/ppml/pkg/nn"
@@ -52,110 +53,10 @@ type Worker interface {
 	// at the first error.
 	exec(cmds []command) ([]result, error)
 	// run is exec of a request whose timeout bounds the awaits and the
-	// sends to other workers. Closing cancel gives the request up: its
-	// awaits and sends fail (in process), or the wait for its reply does
-	// (remote).
-	run(r request, cancel <-chan struct{}) ([]result, error)
-}
-
-// request is a batch of commands with what bounds its waits.
-type request struct {
-	id      uint64 // set by the RemoteWorker that sends it
-	timeout time.Duration
-	decoded bool // the tensors of the commands were decoded from the wire: the worker owns them
-	posted  bool // sent by RemoteWorker.post
-	cmds    []command
-}
-
-// op is the operation of a command.
-type op uint8
-
-const (
-	opInvalid      op = iota
-	opHello           // -> Text: the worker's id
-	opList            // -> Objects
-	opPut             // Tensor -> store as Out
-	opGet             // A -> Tensor (deleted from the store if flagDelete)
-	opDelete          // A
-	opAdd             // A + B -> Out
-	opSub             // A - B -> Out
-	opMul             // A * B (element-wise) -> Out
-	opMatMul          // A · B -> Out
-	opSum             // sum of all elements of A -> Out
-	opNewModel        // Spec, Tensor (flat weights) -> model Out
-	opWeights         // model A -> Tensor (flat weights)
-	opForward         // model A, input B -> output (Out, or returned if Out is 0); keeps what backward needs
-	opPredict         // like opForward without keeping anything
-	opTrainTop        // model A, input B, labels C -> input gradient (Out, or returned if Out is 0) and metrics
-	opBackwardStep    // model A, gradient B -> input gradient (Out, or returned if Out is 0; none unless flagInputGrad)
-	opSetLR           // model A, learning rate Rate
-	opSend            // tensor A -> the worker at Peer, stored there as Out (deleted here if flagDelete)
-	opDeliver         // Tensor -> store as Out at once, even while a request waits (what opSend sends)
-	opAwait           // wait until object A exists (delivered by a peer), within the request's timeout
-	numOps
-)
-
-func (o op) valid() bool { return o > opInvalid && o < numOps }
-
-// immediate reports whether the operation is run as soon as it arrives,
-// not after the requests before it: what unblocks waiting requests (and
-// the greeting of a worker that connects to deliver).
-func (o op) immediate() bool { return o == opDeliver || o == opHello }
-
-var opNames = [...]string{"invalid", "hello", "list", "put", "get", "delete", "add", "sub", "mul", "matmul", "sum",
-	"new model", "weights", "forward", "predict", "train top", "backward step", "set learning rate",
-	"send", "deliver", "await"}
-
-func (o op) String() string {
-	if int(o) < len(opNames) {
-		return opNames[o]
-	}
-	return fmt.Sprintf("op(%d)", int(o))
-}
-
-// command is one operation for a worker. Inputs A, B and C are object ids;
-// outputs are stored under Out, or returned when Out is 0 (for the operations
-// that say so).
-type command struct {
-	Op      op
-	Out     ObjectID
-	A, B, C ObjectID
-	Delete  bool // opGet, opSend: delete after reading; opForward, opTrainTop, opBackwardStep: consume the inputs
-	Grad    bool // opBackwardStep: compute the gradient at the segment's input
-	Tensor  *tensors.Tensor
-	Spec    *modelSpec
-	Rate    float64 // opSetLR
-	Peer    string  // opSend: the address of the receiving worker
-	to      Worker  // opSend from an in-process worker: the receiving worker itself (not sent on the wire)
-}
-
-func (c command) flags() byte {
-	var f byte
-	if c.Delete {
-		f |= 1
-	}
-	if c.Grad {
-		f |= 2
-	}
-	return f
-}
-
-func (c *command) setFlags(f byte) { c.Delete, c.Grad = f&1 != 0, f&2 != 0 }
-
-// result is the answer to one command.
-type result struct {
-	Tensor  *tensors.Tensor
-	Metrics *nn.Metrics
-	Objects []ObjectInfo
-	Text    string
-}
-
-// modelSpec describes a model segment to create on a worker.
-type modelSpec struct {
-	InputDim     int
-	Layers       []nn.Layer
-	Loss         nn.Loss
-	LearningRate float64
+	// sends to other workers. When ctx is done the request is given up:
+	// its awaits and sends fail (in process), or the wait for its reply
+	// does (remote).
+	run(ctx context.Context, r request) ([]result, error)
 }
 
 // VirtualWorker is a worker in this process, like PySyft's
@@ -173,16 +74,7 @@ type VirtualWorker struct {
 	waiting map[ObjectID]chan struct{}
 	peers   map[string]*RemoteWorker // connections opened by opSend, by address
 
-	// Tensors this worker owns (decoded from the wire, or gradients it
-	// computed) go back to the backend's buffer pool once no object and no
-	// model needs them: no one else refers to them. A model keeps its
-	// forward input and output until its backward step.
-	owned   map[*tensors.Tensor]bool
-	outputs map[*tensors.Tensor]*nn.Model   // the output of each model's last Forward
-	kept    map[*nn.Model][]*tensors.Tensor // owned tensors to free after the model's next step
-	// Freed tensors that the backend does not pool (those that tensors
-	// decoded from the wire are copied into), by shape, for reuse.
-	spare map[string][]*tensors.Tensor
+	life lifetimes // the tensors the worker owns
 }
 
 // NewVirtualWorker creates an empty in-process worker named id.
@@ -224,16 +116,16 @@ func (w *VirtualWorker) Close() error {
 
 // exec runs the commands in order.
 func (w *VirtualWorker) exec(cmds []command) ([]result, error) {
-	return w.run(request{cmds: cmds}, nil)
+	return w.run(context.Background(), request{cmds: cmds})
 }
 
 // errAborted is returned for the requests given up.
 var errAborted = errors.New("request given up")
 
 // run runs the request's commands in order, stopping at the first error or
-// when cancel is closed. A request of only deliveries and greetings runs at
+// when ctx is done. A request of only deliveries and greetings runs at
 // once; any other waits for the batch before it.
-func (w *VirtualWorker) run(r request, cancel <-chan struct{}) ([]result, error) {
+func (w *VirtualWorker) run(ctx context.Context, r request) ([]result, error) {
 	immediate := len(r.cmds) > 0
 	for _, c := range r.cmds {
 		immediate = immediate && c.Op.immediate()
@@ -250,9 +142,9 @@ func (w *VirtualWorker) run(r request, cancel <-chan struct{}) ([]result, error)
 		var res result
 		err := errAborted
 		select {
-		case <-cancel:
+		case <-ctx.Done():
 		default:
-			res, err = w.do(c, r, cancel)
+			res, err = w.do(ctx, c, r)
 		}
 		if err != nil {
 			if len(r.cmds) > 1 {
@@ -340,9 +232,8 @@ func (w *VirtualWorker) consume(c command, ids ...ObjectID) {
 	}
 }
 
-// await waits until object id exists, the timeout passes or cancel is
-// closed.
-func (w *VirtualWorker) await(id ObjectID, timeout time.Duration, cancel <-chan struct{}) error {
+// await waits until object id exists, the timeout passes or ctx is done.
+func (w *VirtualWorker) await(ctx context.Context, id ObjectID, timeout time.Duration) error {
 	w.mu.Lock()
 	if _, ok := w.objects[id]; ok {
 		w.mu.Unlock()
@@ -362,7 +253,7 @@ func (w *VirtualWorker) await(id ObjectID, timeout time.Duration, cancel <-chan 
 	select {
 	case <-ch:
 		return nil
-	case <-cancel:
+	case <-ctx.Done():
 		return fmt.Errorf("waiting for object %d: %w", id, errAborted)
 	case <-timer.C:
 		return fmt.Errorf("object %d did not arrive: %w within %v", id, ErrTimeout, timeout)
@@ -394,17 +285,18 @@ func (w *VirtualWorker) peer(addr string, timeout time.Duration) (*RemoteWorker,
 	return p, nil
 }
 
-// send runs opSend: tensor A goes to the receiving worker as Out.
-func (w *VirtualWorker) send(c command, r request, cancel <-chan struct{}) error {
+// send runs opSend: tensor A goes to the receiving worker as Out. It
+// returns the tensor bytes it put on the transport.
+func (w *VirtualWorker) send(ctx context.Context, c command, r request) (int64, error) {
 	t, err := w.tensor(c.A)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	to := c.to
 	if to == nil {
 		p, err := w.peer(c.Peer, r.timeout)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		to = p
 	}
@@ -412,263 +304,230 @@ func (w *VirtualWorker) send(c command, r request, cancel <-chan struct{}) error
 	if rw, ok := to.(*RemoteWorker); ok {
 		// Sent without waiting for the answer: the receiver awaits the
 		// object, and a failure shows at the next send.
-		err = rw.post(deliver, cancel)
+		err = rw.post(ctx, deliver)
 	} else {
-		_, err = to.run(deliver, cancel)
+		_, err = to.run(ctx, deliver)
 	}
 	if err != nil {
-		return fmt.Errorf("sending object %d to %s: %w", c.A, to.ID(), err)
+		return 0, fmt.Errorf("sending object %d to %s: %w", c.A, to.ID(), err)
 	}
+	sent := t.Shape().ByteSize()
 	w.consume(c, c.A)
 	if _, remote := to.(*RemoteWorker); remote && c.Delete {
-		w.sent(t)
+		w.life.sent(t)
 	}
-	return nil
+	return sent, nil
 }
 
-// own records that the worker may free t once nothing needs it.
-func (w *VirtualWorker) own(t *tensors.Tensor) {
+// handler runs one operation on a worker.
+type handler func(w *VirtualWorker, ctx context.Context, c command, r request) (result, error)
+
+// handlers are the worker's operations, one function each.
+var handlers = [numOps]handler{
+	opHello:   (*VirtualWorker).hello,
+	opList:    (*VirtualWorker).list,
+	opPut:     (*VirtualWorker).put,
+	opDeliver: (*VirtualWorker).put,
+	opAwait: func(w *VirtualWorker, ctx context.Context, c command, r request) (result, error) {
+		return result{}, w.await(ctx, c.A, r.timeout)
+	},
+	opSend:         (*VirtualWorker).sendOp,
+	opGet:          (*VirtualWorker).get,
+	opDelete:       (*VirtualWorker).delete,
+	opAdd:          (*VirtualWorker).binary,
+	opSub:          (*VirtualWorker).binary,
+	opMul:          (*VirtualWorker).binary,
+	opMatMul:       (*VirtualWorker).binary,
+	opSum:          (*VirtualWorker).sum,
+	opNewModel:     (*VirtualWorker).newModel,
+	opWeights:      (*VirtualWorker).weights,
+	opSetLR:        (*VirtualWorker).setLR,
+	opForward:      (*VirtualWorker).forward,
+	opPredict:      (*VirtualWorker).forward,
+	opTrainTop:     (*VirtualWorker).trainTop,
+	opBackwardStep: (*VirtualWorker).backwardStep,
+}
+
+// do runs one command.
+func (w *VirtualWorker) do(ctx context.Context, c command, r request) (result, error) {
+	if !c.Op.valid() || handlers[c.Op] == nil {
+		return result{}, fmt.Errorf("unknown operation %d", c.Op)
+	}
+	return handlers[c.Op](w, ctx, c, r)
+}
+
+// hello runs opHello: the worker's id.
+func (w *VirtualWorker) hello(context.Context, command, request) (result, error) {
+	return result{Text: w.id}, nil
+}
+
+// list runs opList: the objects, sorted by id.
+func (w *VirtualWorker) list(context.Context, command, request) (result, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.owned == nil {
-		w.owned = map[*tensors.Tensor]bool{}
+	infos := make([]ObjectInfo, 0, len(w.objects))
+	for id, o := range w.objects {
+		info := ObjectInfo{ID: id}
+		switch o := o.(type) {
+		case *tensors.Tensor:
+			info.Kind, info.Description = "tensor", o.Shape().String()
+		case *nn.Model:
+			info.Kind, info.Description = "model", o.String()
+		}
+		infos = append(infos, info)
 	}
-	w.owned[t] = true
+	w.mu.Unlock()
+	slices.SortFunc(infos, func(a, b ObjectInfo) int { return cmp.Compare(a.ID, b.ID) })
+	return result{Objects: infos}, nil
 }
 
-// release frees t if the worker owns it and no model keeps it; the caller
-// has removed it from the store.
-func (w *VirtualWorker) release(t *tensors.Tensor) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.releaseLocked(t)
+// put runs opPut and opDeliver: the command's tensor is stored as Out.
+func (w *VirtualWorker) put(_ context.Context, c command, r request) (result, error) {
+	if c.Out == 0 {
+		return result{}, fmt.Errorf("%v needs a non-zero id", c.Op)
+	}
+	if c.Tensor == nil {
+		return result{}, fmt.Errorf("%v without a tensor", c.Op)
+	}
+	if r.decoded {
+		w.life.own(c.Tensor)
+	}
+	return w.store(c.Out, c.Tensor)
 }
 
-func (w *VirtualWorker) releaseLocked(t *tensors.Tensor) {
-	if !w.owned[t] {
-		return
-	}
-	if m, ok := w.outputs[t]; ok {
-		w.kept[m] = append(w.kept[m], t) // freed after m's next step
-		return
-	}
-	delete(w.owned, t)
-	if t.IsShared() {
-		key := t.Shape().String()
-		if w.spare == nil {
-			w.spare = map[string][]*tensors.Tensor{}
-		}
-		if len(w.spare[key]) < maxSpare {
-			w.spare[key] = append(w.spare[key], t)
-			return
-		}
-	}
-	t.FinalizeAll()
+// sendOp runs opSend (send), reporting the bytes sent.
+func (w *VirtualWorker) sendOp(ctx context.Context, c command, r request) (result, error) {
+	sent, err := w.send(ctx, c, r)
+	return result{Sent: sent}, err
 }
 
-// maxSpare bounds the freed tensors of one shape a worker keeps for reuse.
-const maxSpare = 4
-
-// reuse returns a freed tensor of the given shape, or nil: decoding copies
-// into it.
-func (w *VirtualWorker) reuse(s shapes.Shape) *tensors.Tensor {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	key := s.String()
-	spare := w.spare[key]
-	if len(spare) == 0 {
-		return nil
+// get runs opGet: tensor A is returned (and deleted if asked).
+func (w *VirtualWorker) get(_ context.Context, c command, _ request) (result, error) {
+	t, err := w.tensor(c.A)
+	if err != nil {
+		return result{}, err
 	}
-	t := spare[len(spare)-1]
-	w.spare[key] = spare[:len(spare)-1]
-	return t
+	w.consume(c, c.A)
+	return result{Tensor: t}, nil
 }
 
-// keep records what a model's Forward keeps for its backward step: its
-// input x (freed after the step if consumed) and its output.
-func (w *VirtualWorker) keep(m *nn.Model, x, out *tensors.Tensor, consumed bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.outputs == nil {
-		w.outputs, w.kept = map[*tensors.Tensor]*nn.Model{}, map[*nn.Model][]*tensors.Tensor{}
+// delete runs opDelete.
+func (w *VirtualWorker) delete(_ context.Context, c command, _ request) (result, error) {
+	if _, ok := w.object(c.A); !ok {
+		return result{}, fmt.Errorf("%w %d", ErrNoObject, c.A)
 	}
-	w.outputs[out] = m
-	if consumed && w.owned[x] {
-		w.kept[m] = append(w.kept[m], x)
-	}
+	w.remove(c.A)
+	return result{}, nil
 }
 
-// stepped frees what model m kept for a backward step that is done (or
-// replaced by a new Forward).
-func (w *VirtualWorker) stepped(m *nn.Model) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for t, owner := range w.outputs {
-		if owner == m {
-			delete(w.outputs, t)
-		}
+// binary runs opAdd, opSub, opMul and opMatMul: A op B is stored as Out.
+func (w *VirtualWorker) binary(_ context.Context, c command, _ request) (result, error) {
+	a, err := w.tensor(c.A)
+	if err != nil {
+		return result{}, err
 	}
-	kept := w.kept[m]
-	delete(w.kept, m)
-	for _, t := range kept {
-		w.releaseLocked(t)
+	b, err := w.tensor(c.B)
+	if err != nil {
+		return result{}, err
 	}
+	out, err := binaryOp(c.Op, a, b)
+	if err != nil {
+		return result{}, err
+	}
+	return w.store(c.Out, out)
 }
 
-// sent is called when t, deleted from the store, went to another process
-// as a copy: the worker owns t now.
-func (w *VirtualWorker) sent(t *tensors.Tensor) {
-	w.own(t)
-	w.release(t)
+// sum runs opSum: the sum of A's elements is stored as Out.
+func (w *VirtualWorker) sum(_ context.Context, c command, _ request) (result, error) {
+	a, err := w.tensor(c.A)
+	if err != nil {
+		return result{}, err
+	}
+	out, err := sumOp(a)
+	if err != nil {
+		return result{}, err
+	}
+	return w.store(c.Out, out)
 }
 
-func (w *VirtualWorker) do(c command, r request, cancel <-chan struct{}) (result, error) {
-	switch c.Op {
-	case opHello:
-		return result{Text: w.id}, nil
-	case opList:
-		w.mu.Lock()
-		infos := make([]ObjectInfo, 0, len(w.objects))
-		for id, o := range w.objects {
-			info := ObjectInfo{ID: id}
-			switch o := o.(type) {
-			case *tensors.Tensor:
-				info.Kind, info.Description = "tensor", o.Shape().String()
-			case *nn.Model:
-				info.Kind, info.Description = "model", o.String()
-			}
-			infos = append(infos, info)
-		}
-		w.mu.Unlock()
-		slices.SortFunc(infos, func(a, b ObjectInfo) int { return compareIDs(a.ID, b.ID) })
-		return result{Objects: infos}, nil
-	case opPut, opDeliver:
-		if c.Out == 0 {
-			return result{}, fmt.Errorf("%v needs a non-zero id", c.Op)
-		}
-		if c.Tensor == nil {
-			return result{}, fmt.Errorf("%v without a tensor", c.Op)
-		}
-		if r.decoded {
-			w.own(c.Tensor)
-		}
-		return w.store(c.Out, c.Tensor)
-	case opAwait:
-		return result{}, w.await(c.A, r.timeout, cancel)
-	case opSend:
-		return result{}, w.send(c, r, cancel)
-	case opGet:
-		t, err := w.tensor(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		w.consume(c, c.A)
-		return result{Tensor: t}, nil
-	case opDelete:
-		if _, ok := w.object(c.A); !ok {
-			return result{}, fmt.Errorf("%w %d", ErrNoObject, c.A)
-		}
-		w.remove(c.A)
+// weights runs opWeights: model A's flat weights.
+func (w *VirtualWorker) weights(_ context.Context, c command, _ request) (result, error) {
+	m, err := w.model(c.A)
+	if err != nil {
+		return result{}, err
+	}
+	flat, err := m.Weights()
+	if err != nil {
+		return result{}, err
+	}
+	return result{Tensor: tensors.FromFlatDataAndDimensions(flat, len(flat))}, nil
+}
+
+// setLR runs opSetLR.
+func (w *VirtualWorker) setLR(_ context.Context, c command, _ request) (result, error) {
+	m, err := w.model(c.A)
+	if err != nil {
+		return result{}, err
+	}
+	return result{}, m.Compile(m.Loss(), nn.SGD{LearningRate: c.Rate})
+}
+
+// forward runs opForward and opPredict: model A on input B.
+func (w *VirtualWorker) forward(_ context.Context, c command, _ request) (result, error) {
+	m, err := w.model(c.A)
+	if err != nil {
+		return result{}, err
+	}
+	x, err := w.tensor(c.B)
+	if err != nil {
+		return result{}, err
+	}
+	var out *tensors.Tensor
+	if c.Op == opForward {
+		out, err = m.Forward(x)
+	} else {
+		out, err = m.PredictTensor(x)
+	}
+	if err != nil {
+		return result{}, err
+	}
+	w.consume(c, c.B)
+	if c.Op == opForward {
+		w.life.stepped(m)
+		w.life.keep(m, x, out, c.Delete)
+	} else if c.Delete {
+		w.life.release(x)
+	}
+	return w.store(c.Out, out)
+}
+
+// backwardStep runs opBackwardStep: model A back-propagates gradient B.
+func (w *VirtualWorker) backwardStep(_ context.Context, c command, _ request) (result, error) {
+	m, err := w.model(c.A)
+	if err != nil {
+		return result{}, err
+	}
+	g, err := w.tensor(c.B)
+	if err != nil {
+		return result{}, err
+	}
+	dx, err := m.BackwardStep(g, c.Grad)
+	if err != nil {
+		return result{}, err
+	}
+	w.consume(c, c.B)
+	if c.Delete {
+		w.life.release(g)
+	}
+	w.life.stepped(m)
+	if dx == nil {
 		return result{}, nil
-	case opAdd, opSub, opMul, opMatMul:
-		a, err := w.tensor(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		b, err := w.tensor(c.B)
-		if err != nil {
-			return result{}, err
-		}
-		out, err := binaryOp(c.Op, a, b)
-		if err != nil {
-			return result{}, err
-		}
-		return w.store(c.Out, out)
-	case opSum:
-		a, err := w.tensor(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		out, err := sumOp(a)
-		if err != nil {
-			return result{}, err
-		}
-		return w.store(c.Out, out)
-	case opNewModel:
-		return w.newModel(c)
-	case opWeights:
-		m, err := w.model(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		flat, err := m.Weights()
-		if err != nil {
-			return result{}, err
-		}
-		return result{Tensor: tensors.FromFlatDataAndDimensions(flat, len(flat))}, nil
-	case opSetLR:
-		m, err := w.model(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		return result{}, m.Compile(m.Loss(), nn.SGD{LearningRate: c.Rate})
-	case opForward, opPredict:
-		m, err := w.model(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		x, err := w.tensor(c.B)
-		if err != nil {
-			return result{}, err
-		}
-		var out *tensors.Tensor
-		if c.Op == opForward {
-			out, err = m.Forward(x)
-		} else {
-			out, err = m.PredictTensor(x)
-		}
-		if err != nil {
-			return result{}, err
-		}
-		w.consume(c, c.B)
-		if c.Op == opForward {
-			w.stepped(m)
-			w.keep(m, x, out, c.Delete)
-		} else if c.Delete {
-			w.release(x)
-		}
-		return w.store(c.Out, out)
-	case opTrainTop:
-		return w.trainTop(c)
-	case opBackwardStep:
-		m, err := w.model(c.A)
-		if err != nil {
-			return result{}, err
-		}
-		g, err := w.tensor(c.B)
-		if err != nil {
-			return result{}, err
-		}
-		dx, err := m.BackwardStep(g, c.Grad)
-		if err != nil {
-			return result{}, err
-		}
-		w.consume(c, c.B)
-		if c.Delete {
-			w.release(g)
-		}
-		w.stepped(m)
-		if dx == nil {
-			return result{}, nil
-		}
-		w.own(dx)
-		return w.store(c.Out, dx)
 	}
-	return result{}, fmt.Errorf("unknown operation %d", c.Op)
+	w.life.own(dx)
+	return w.store(c.Out, dx)
 }
 
 // trainTop runs opTrainTop: model A, input B, labels C.
-func (w *VirtualWorker) trainTop(c command) (result, error) {
+func (w *VirtualWorker) trainTop(_ context.Context, c command, _ request) (result, error) {
 	m, err := w.model(c.A)
 	if err != nil {
 		return result{}, err
@@ -691,10 +550,10 @@ func (w *VirtualWorker) trainTop(c command) (result, error) {
 	}
 	w.consume(c, c.B, c.C)
 	if c.Delete {
-		w.release(x)
-		w.release(lt)
+		w.life.release(x)
+		w.life.release(lt)
 	}
-	w.own(dx)
+	w.life.own(dx)
 	r, err := w.store(c.Out, dx)
 	r.Metrics = &mt
 	return r, err
@@ -719,12 +578,15 @@ func labelsOf(t *tensors.Tensor) ([]int32, error) {
 }
 
 // newModel runs opNewModel.
-func (w *VirtualWorker) newModel(c command) (result, error) {
-	if c.Spec == nil || c.Tensor == nil {
-		return result{}, errors.New("new model without a specification or weights")
-	}
+func (w *VirtualWorker) newModel(_ context.Context, c command, _ request) (result, error) {
 	if _, dup := w.object(c.Out); dup || c.Out == 0 {
 		return result{}, fmt.Errorf("cannot create model %d: id zero or in use", c.Out)
+	}
+	if c.model != nil {
+		return result{}, w.add(c.Out, c.model)
+	}
+	if c.Spec == nil || c.Tensor == nil {
+		return result{}, errors.New("new model without a specification or weights")
 	}
 	m, err := nn.Sequential(c.Spec.InputDim, c.Spec.Layers...)
 	if err != nil {
@@ -741,16 +603,6 @@ func (w *VirtualWorker) newModel(c command) (result, error) {
 		return result{}, err
 	}
 	return result{}, w.add(c.Out, m)
-}
-
-func compareIDs(a, b ObjectID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pointerOps are the compiled element-wise and matrix operations run on

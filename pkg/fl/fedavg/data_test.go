@@ -1,6 +1,7 @@
 package fedavg
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -57,7 +58,7 @@ func TestDigitClientsPartition(t *testing.T) {
 			counts[y]++
 		}
 		again, err := ClientPart(train, k, 3, 5, 7, 2)
-		if err != nil || !equalParams(again.X, p.X) {
+		if err != nil || !slices.Equal(again.X, p.X) {
 			t.Fatalf("ClientPart(%d) differs from DigitClients' part: %v", k, err)
 		}
 	}
@@ -65,7 +66,7 @@ func TestDigitClientsPartition(t *testing.T) {
 		t.Fatalf("labels %v, want classes 0 (digit 7) and 1 (digit 2)", counts)
 	}
 	other, _ := DigitClients(train, 3, 6, 7, 2)
-	if equalParams(other[0].X, parts[0].X) {
+	if slices.Equal(other[0].X, parts[0].X) {
 		t.Fatal("another seed gave the same partition")
 	}
 }

@@ -1,10 +1,13 @@
 // Package fedavg is federated averaging (McMahan et al., AISTATS 2017) with
 // the shape of TensorFlow Federated's build_federated_averaging_process.
 //
-// A Process is built from a model function and a client optimizer (SGD with
-// a learning rate), and optionally a server optimizer (by default SGD with
-// learning rate 1.0 on the averaged model delta, as in TFF). Initialize
-// returns the server State; Next runs one round:
+// A Process is built from a model function (any GoMLX model wrapped by
+// pkg/nn: DenseModel, CNNModel, SequentialModel, or nn.New of a GoMLX model
+// function) and a client optimizer (SGD with a learning rate), and
+// optionally a server optimizer (by default SGD with learning rate 1.0 on
+// the averaged model delta, as in TFF). Initialize returns the server
+// State; Next runs one round, and Run is the loop of rounds (over clients
+// in this process, Process.Local, or remote ones, Server.Round):
 //
 //  1. the server broadcasts the global parameters;
 //  2. each client trains a copy for Options.LocalEpochs epochs over its own

@@ -217,6 +217,41 @@ func (p *Process) Initialize() (State, error) {
 	return State{Round: 0, Params: params}, nil
 }
 
+// Round runs one round of federated averaging from a state: Process.Next
+// on clients' data in this process (Process.Local), or Server.Next on
+// remote clients (Server.Round).
+type Round func(State) (State, Metrics, error)
+
+// Local returns the Round of Next on the clients' data in this process.
+func (p *Process) Local(data []Dataset) Round {
+	return func(s State) (State, Metrics, error) { return p.Next(s, data) }
+}
+
+// Run is the federated averaging loop: it initializes the server state and
+// runs the given number of rounds with round, calling onRound (if not nil)
+// after each with the round's 1-based number and metrics; an error from
+// onRound stops the loop. It returns the final state, or the state of the
+// last completed round and the error.
+func (p *Process) Run(rounds int, round Round, onRound func(int, Metrics) error) (State, error) {
+	state, err := p.Initialize()
+	if err != nil {
+		return state, err
+	}
+	for r := range rounds {
+		next, m, err := round(state)
+		if err != nil {
+			return state, fmt.Errorf("fedavg: round %d: %w", r+1, err)
+		}
+		state = next
+		if onRound != nil {
+			if err := onRound(r+1, m); err != nil {
+				return state, err
+			}
+		}
+	}
+	return state, nil
+}
+
 // Next runs one round with the given clients' data sets (client k is
 // data[k]) and returns the new state and the round's metrics. The clients
 // train one after the other in this process; state is not modified.
@@ -350,8 +385,23 @@ func LocalUpdate(m *nn.Model, global []float32, d Dataset, cfg TrainConfig, roun
 // features, trained with sparse categorical cross-entropy and initialised
 // Glorot-uniform from seed.
 func DenseModel(inputDim, hidden, classes int, seed uint64) ModelFunc {
+	return SequentialModel(inputDim, []nn.Layer{nn.Dense(hidden, nn.ReLU), nn.Dense(classes, nn.Softmax)}, seed)
+}
+
+// CNNModel returns the model function of nn.MNISTCNN with a softmax head
+// over classes, on 28×28 images given as 784 features, trained with sparse
+// categorical cross-entropy and initialised Glorot-uniform from seed.
+func CNNModel(classes int, seed uint64) ModelFunc {
+	return SequentialModel(28*28, nn.MNISTCNN(classes, nn.Softmax), seed)
+}
+
+// SequentialModel returns the model function of nn.Sequential(inputDim,
+// layers...), trained with sparse categorical cross-entropy and initialised
+// Glorot-uniform from seed. Any other GoMLX model fits a ModelFunc the same
+// way (nn.New).
+func SequentialModel(inputDim int, layers []nn.Layer, seed uint64) ModelFunc {
 	return func() (*nn.Model, error) {
-		m, err := nn.Sequential(inputDim, nn.Dense(hidden, nn.ReLU), nn.Dense(classes, nn.Softmax))
+		m, err := nn.Sequential(inputDim, layers...)
 		if err != nil {
 			return nil, err
 		}

@@ -154,7 +154,7 @@ func TestRemoteMatchesInProcess(t *testing.T) {
 			t.Errorf("round %d: remote metrics %+v, in-process %+v", r, m, wantMetrics[r])
 		}
 	}
-	if !equalParams(state.Params, want.Params) {
+	if !slices.Equal(state.Params, want.Params) {
 		t.Fatal("the remote run's model differs from the in-process one")
 	}
 	if err := srv.Close(); err != nil {
@@ -219,7 +219,7 @@ func TestRemoteClientKilledMidRound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalParams(state2.Params, want.Params) {
+	if !slices.Equal(state2.Params, want.Params) {
 		t.Fatal("round 1 without client 2 differs from the in-process round of clients 0 and 1")
 	}
 	// Later rounds go on with the survivors.

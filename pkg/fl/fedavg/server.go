@@ -355,6 +355,11 @@ func (s *Server) WaitClients(ctx context.Context) error {
 	}
 }
 
+// Round returns the Round of Next with the remote clients, under ctx.
+func (s *Server) Round(ctx context.Context) Round {
+	return func(state State) (State, Metrics, error) { return s.Next(ctx, state) }
+}
+
 // Next runs one round with the connected clients, as Process.Next does with
 // local data: same configuration, same seeds, same aggregation, so the same
 // result. Clients that stay silent longer than the timeout are dropped and

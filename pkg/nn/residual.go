@@ -1,0 +1,221 @@
+package nn
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/gomlx/compute/shapes"
+	G "github.com/gomlx/gomlx/core/graph"
+)
+
+// A segment's backward pass without recomputing its forward pass.
+//
+// graph.Gradient differentiates a graph it is built in: a backward
+// executable that calls the model function again recomputes the whole
+// forward pass. Instead, the forward executable of a segment builds the
+// forward pass and, after it, the gradient of sum(y * stop_gradient(dy))
+// for a stand-in dy. The gradient part is not among the outputs, so the
+// backend never runs it; the forward values it reads (the residuals: layer
+// outputs, activation masks...) are outputs. The backward executable then
+// clones the gradient part, node by node (graph.Node.CloneWithInputs),
+// onto its own parameters: the input, the real dy, the variables and the
+// residuals. This is what jax.vjp does with its residuals; GoMLX has no such
+// call (see NOTES for upstream), so it is done here, for any model built of
+// GoMLX operations. A model whose gradient cannot be cloned falls back to
+// recomputation.
+
+// vjpPlan is the gradient part of a forward executable's graph, for one
+// input shape.
+type vjpPlan struct {
+	x, dy     *G.Node         // the input and the stand-in dy, in the forward graph
+	vars      map[*G.Node]int // variable parameter nodes -> index in Model.vars
+	residuals []*G.Node       // the forward values the gradient reads, output by the forward executable
+	nodes     []*G.Node       // the gradient part to clone, in creation order
+	grads     []*G.Node       // the parameter gradients, then the input gradient if needDx
+	needDx    bool
+}
+
+// planKey identifies the plan of an input shape, with or without the input
+// gradient.
+type planKey struct {
+	shape  string
+	needDx bool
+}
+
+func keyOf(s shapes.Shape, needDx bool) planKey { return planKey{s.String(), needDx} }
+
+// buildPlan builds, after the forward pass y of x, the gradient of
+// sum(y * stop_gradient(dy)) and records what the backward executable
+// needs. params are the variables' nodes in x's graph.
+func (m *Model) buildPlan(x, y *G.Node, params []*G.Node, needDx bool) *vjpPlan {
+	g := x.Graph()
+	dy := G.StopGradient(G.ZerosLike(y))
+	boundary := g.LastNode().Id() + 1
+	wrt := params
+	if needDx {
+		wrt = append(wrt[:len(wrt):len(wrt)], x)
+	}
+	p := &vjpPlan{x: x, dy: dy, vars: map[*G.Node]int{}, needDx: needDx}
+	p.grads = G.Gradient(vjpTarget(y, dy), wrt...)
+	for i, n := range params {
+		p.vars[n] = i
+	}
+	// Walk back from the gradients through the gradient part; forward nodes
+	// it reads are leaves: the input, dy, a variable, or a residual.
+	// Nodes without inputs (constants) are residuals too: a clone of them
+	// would stay in this graph.
+	seen := map[*G.Node]bool{}
+	var walk func(n *G.Node)
+	walk = func(n *G.Node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		if n.Id() >= boundary && len(n.Inputs()) > 0 {
+			for _, in := range n.Inputs() {
+				walk(in)
+			}
+			p.nodes = append(p.nodes, n)
+			return
+		}
+		if _, isVar := p.vars[n]; n != x && n != dy && !isVar {
+			p.residuals = append(p.residuals, n)
+		}
+	}
+	for _, gr := range p.grads {
+		walk(gr)
+	}
+	slices.SortFunc(p.nodes, func(a, b *G.Node) int { return int(a.Id()) - int(b.Id()) })
+	return p
+}
+
+// clone builds the plan's gradients in another graph, from that graph's
+// input x, gradient dy, variable nodes and residual parameters.
+func (p *vjpPlan) clone(x, dy *G.Node, params, residuals []*G.Node) []*G.Node {
+	mapped := map[*G.Node]*G.Node{p.x: x, p.dy: dy}
+	for n, i := range p.vars {
+		mapped[n] = params[i]
+	}
+	for i, r := range p.residuals {
+		mapped[r] = residuals[i]
+	}
+	for _, n := range p.nodes {
+		ins := make([]*G.Node, len(n.Inputs()))
+		for i, in := range n.Inputs() {
+			if ins[i] = mapped[in]; ins[i] == nil {
+				panic(fmt.Sprintf("nn: cloning the gradient: input %d of %s was not mapped", i, n.Type()))
+			}
+		}
+		if f := foldTransposedProduct(n, ins); f != nil {
+			mapped[n] = f
+			continue
+		}
+		mapped[n] = cloneNode(n, ins)
+	}
+	grads := make([]*G.Node, len(p.grads))
+	for i, gr := range p.grads {
+		grads[i] = mapped[gr]
+	}
+	return grads
+}
+
+// gradient is graph.Gradient(output, wrt...) with the transposed products
+// folded (foldTransposedProduct): the gradient part is built, then rebuilt
+// in the same graph with the folds; the first build is left unused, and
+// the backend does not run it.
+func gradient(output *G.Node, wrt ...*G.Node) []*G.Node {
+	g := output.Graph()
+	boundary := g.LastNode().Id() + 1
+	grads := G.Gradient(output, wrt...)
+	mapped := map[*G.Node]*G.Node{}
+	var rebuild func(n *G.Node) *G.Node
+	rebuild = func(n *G.Node) *G.Node {
+		if m, ok := mapped[n]; ok {
+			return m
+		}
+		m := n
+		if n.Id() >= boundary && len(n.Inputs()) > 0 {
+			ins := make([]*G.Node, len(n.Inputs()))
+			changed := false
+			for i, in := range n.Inputs() {
+				ins[i] = rebuild(in)
+				changed = changed || ins[i] != in
+			}
+			if f := foldTransposedProduct(n, ins); f != nil {
+				m = f
+			} else if changed {
+				m = cloneNode(n, ins)
+			}
+		}
+		mapped[n] = m
+		return m
+	}
+	out := make([]*G.Node, len(grads))
+	for i, gr := range grads {
+		out[i] = rebuild(gr)
+	}
+	return out
+}
+
+// cloneNode is n.CloneWithInputs(ins...), checked: the clone must read ins
+// in n's order. GoMLX v0.28.16's FusedActivationVJP lists its inputs as (y,
+// dOutput, x) but its CloneWithInputs reads (y, x, dOutput); it gets them
+// in the order it reads.
+func cloneNode(n *G.Node, ins []*G.Node) *G.Node {
+	args := ins
+	if n.Type() == G.NodeTypeFusedActivationVJP && len(ins) == 3 {
+		args = []*G.Node{ins[0], ins[2], ins[1]}
+	}
+	c := n.CloneWithInputs(args...)
+	if !slices.Equal(c.Inputs(), ins) {
+		panic(fmt.Sprintf("nn: cloning the gradient: the clone of %s reads its inputs in another order", n.Type()))
+	}
+	return c
+}
+
+// foldTransposedProduct returns, for n = Transpose(a·b) of matrices (a
+// DotGeneral with one contracting axis each and no batch axes), the
+// product b·a computed directly, or nil if n is not such a node. GoMLX's
+// DotGeneral gradient gives a weight gradient [units, in] and transposes it
+// to the [in, units] variable; the pure-Go backend's transpose costs about
+// a quarter of a millisecond per step on the course's first layer, the
+// product in the other order nothing more. ins are the clones of n's
+// inputs. The axes are read from the shapes, so square matrices are left
+// alone.
+func foldTransposedProduct(n *G.Node, ins []*G.Node) *G.Node {
+	if n.Type() != G.NodeTypeTranspose || len(ins) != 1 || ins[0].Type() != G.NodeTypeDotGeneral {
+		return nil
+	}
+	d := ins[0]
+	dd := d.Shape().Dimensions
+	if n.Rank() != 2 || d.Rank() != 2 || dd[0] == dd[1] || len(d.Inputs()) != 2 ||
+		!slices.Equal(n.Shape().Dimensions, []int{dd[1], dd[0]}) {
+		return nil
+	}
+	a, b := d.Inputs()[0], d.Inputs()[1]
+	if a.Rank() != 2 || b.Rank() != 2 || a.DType() != d.DType() || b.DType() != d.DType() {
+		return nil
+	}
+	// contracting is the axis of m that is not the cross axis of size cross.
+	contracting := func(m *G.Node, cross int) int {
+		md := m.Shape().Dimensions
+		switch {
+		case md[0] == md[1]:
+			return -1
+		case md[1] == cross:
+			return 0
+		case md[0] == cross:
+			return 1
+		}
+		return -1
+	}
+	ca, cb := contracting(a, dd[0]), contracting(b, dd[1])
+	if ca < 0 || cb < 0 || a.Shape().Dimensions[ca] != b.Shape().Dimensions[cb] {
+		return nil
+	}
+	f := G.DotGeneral(b, []int{cb}, nil, a, []int{ca}, nil)
+	if !f.Shape().Equal(n.Shape()) {
+		return nil
+	}
+	return f
+}
