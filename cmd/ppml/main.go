@@ -13,6 +13,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/ppml-go/ppml/pkg/grade/sandbox"
 )
 
 // command is one subcommand of ppml: its name (possibly two words, as in
@@ -97,6 +99,9 @@ func lookup(args []string) (command, []string, bool) {
 }
 
 func main() {
+	if code, ok := sandbox.Main(os.Args[1:]); ok {
+		os.Exit(code) // ppml as the grader's sandbox helper
+	}
 	args := os.Args[1:]
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,17 +13,6 @@ import (
 	"github.com/ppml-go/ppml/kernel/runner"
 	"github.com/ppml-go/ppml/pkg/grade/sandbox"
 )
-
-// helperArg, as the first argument of this program, makes it the sandbox's
-// kernel helper (see sandbox.KernelMain): KernelExecutor starts kernels
-// through it.
-const helperArg = "__ppml-grade-sandbox-kernel"
-
-func init() {
-	if len(os.Args) > 1 && os.Args[1] == helperArg {
-		os.Exit(sandbox.KernelMain(os.Args[2:]))
-	}
-}
 
 // KernelExecutor runs notebooks on a Jupyter kernel, one fresh kernel per
 // notebook, in a sandbox unless Unsafe.
@@ -37,8 +27,8 @@ type KernelExecutor struct {
 	// checkout, ...); Hide are paths under them it may not (the source
 	// notebook, submissions, gradebook).
 	ReadOnly, Hide []string
-	// GoCache are read-only Go build caches layered under each kernel's
-	// private cache, newest first.
+	// GoCache are read-only Go build caches (the teacher's warmed GOCACHE)
+	// that each kernel's builds read, under a private cache of its own.
 	GoCache []string
 	// Unsafe runs the kernel without a sandbox (for `ppml validate` on a
 	// student's own notebook, or where bubblewrap is missing).
@@ -85,7 +75,7 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 	for i := 0; i < len(nb.Cells); i++ {
 		c := nb.Cells[i]
 		if !runs(c) {
-			res[i].Status = StatusSkipped
+			res[i].Status = runner.StatusSkipped
 			continue
 		}
 		if j := nextRun(nb, i, runs); j > 0 && declarationsOnly(c.Source) && isTestCell(nb.Cells[j]) {
@@ -94,9 +84,9 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 				return nil, err
 			}
 			if !CompileFailed(r) {
-				res[i] = CellResult{Status: StatusOK}
+				res[i] = CellResult{Status: runner.StatusOK}
 				for k := i + 1; k < j; k++ {
-					res[k].Status = StatusSkipped
+					res[k].Status = runner.StatusSkipped
 				}
 				res[j] = r
 				x.ran(ctx, c.Source, r)
@@ -114,7 +104,7 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 			if err != nil {
 				return nil, err
 			}
-			if sr.Status == StatusOK {
+			if sr.Status == runner.StatusOK {
 				res[i].Stubbed = true
 				x.ran(ctx, stub, sr)
 			}
@@ -140,7 +130,7 @@ type execution struct {
 // run runs src; the error is ctx's only.
 func (x *execution) run(ctx context.Context, src string) (CellResult, error) {
 	if x.dead {
-		return CellResult{Status: StatusDied, EValue: "the kernel died and could not be restarted"}, nil
+		return CellResult{Status: runner.StatusDied, EValue: "the kernel died and could not be restarted"}, nil
 	}
 	r, err := x.k.Execute(ctx, src, x.timeout)
 	if ctx.Err() != nil {
@@ -149,7 +139,7 @@ func (x *execution) run(ctx context.Context, src string) (CellResult, error) {
 	if err != nil && r == nil {
 		r = &runner.Result{Status: runner.StatusDied, Message: err.Error()}
 	}
-	cr := CellResult{Status: string(r.Status), EName: r.EName, EValue: r.EValue, Traceback: r.Traceback, Outputs: r.Outputs, Duration: r.Duration}
+	cr := CellResult{Status: r.Status, EName: r.EName, EValue: r.EValue, Traceback: r.Traceback, Outputs: r.Outputs, Duration: r.Duration}
 	if r.Status != runner.StatusOK && r.Message != "" && r.EValue == "" {
 		cr.EValue = r.Message
 	}
@@ -174,7 +164,7 @@ func (x *execution) ran(ctx context.Context, decls string, r CellResult) {
 		return
 	}
 	x.decls = append(x.decls, decls)
-	if (r.Status == StatusTimeout || r.Status == StatusDied) && !x.dead {
+	if (r.Status == runner.StatusTimeout || r.Status == runner.StatusDied) && !x.dead {
 		x.k.Execute(ctx, decls, x.timeout)
 	}
 }
@@ -206,10 +196,6 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 	if err := sandbox.Available(); err != nil {
 		return nil, err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	work := filepath.Join(tmp, "work")
 	conn := filepath.Join(tmp, "conn")
 	for _, d := range []string{work, conn} {
@@ -220,7 +206,7 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 	cfg := &sandbox.Config{
 		Work:    work,
 		Hide:    e.Hide,
-		GoCache: e.GoCache,
+		GoCache: e.goCaches(),
 		Memory:  e.Memory,
 		Procs:   e.Procs,
 		State:   tmp,
@@ -280,5 +266,20 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 	if err := cfg.WriteFile(cfgPath); err != nil {
 		return nil, err
 	}
-	return []string{self, helperArg, "--config", cfgPath, "--conn-dir", conn, "--"}, nil
+	return sandbox.KernelPrefix(cfgPath, conn)
+}
+
+// goCaches are the read-only build caches of the kernels: the kernelspec's
+// GOCACHE (which scripts/install-kernel.sh warms), then e.GoCache.
+func (e *KernelExecutor) goCaches() []string {
+	var out []string
+	if c := e.Spec.Env["GOCACHE"]; filepath.IsAbs(c) {
+		out = append(out, c)
+	}
+	for _, c := range e.GoCache {
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

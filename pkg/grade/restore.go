@@ -57,6 +57,9 @@ type Restored struct {
 	// stubs maps the index of each answer code cell of Notebook to the
 	// release's text of that cell, its stub.
 	stubs map[int]string
+	// student marks the cells of Notebook that come from the student:
+	// answers and added cells.
+	student map[int]bool
 }
 
 // answered reports whether answer cell i of r.Notebook is not the stub.
@@ -90,7 +93,7 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	rc, _ := cells(rel)
-	r := &Restored{overrides: map[int]string{}, stubs: map[int]string{}}
+	r := &Restored{overrides: map[int]string{}, stubs: map[int]string{}, student: map[int]bool{}}
 
 	// Submission cells, with metadata when it decodes.
 	uc := make([]cell, len(sub.Cells))
@@ -208,6 +211,7 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 	out.Cells = nil
 	locked := lockedDecls(sc)
 	add := func(c cell) {
+		r.student[len(out.Cells)] = true
 		nc := *c.Cell
 		nc.Outputs, nc.ExecutionCount = nil, nil
 		if c.CellType == nbformat.Code {
@@ -242,6 +246,7 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 				r.stubs[len(out.Cells)] = rc[j].Source
 				add(c)
 			} else {
+				r.student[len(out.Cells)] = true
 				out.Cells = append(out.Cells, c.Cell)
 			}
 		} else {

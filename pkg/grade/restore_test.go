@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ppml-go/ppml/kernel/nbformat"
+	"github.com/ppml-go/ppml/kernel/runner"
 )
 
 // okExecutor reports every code cell as run ok, printing what a completed
@@ -15,7 +16,7 @@ type okExecutor struct{}
 func (okExecutor) Execute(_ context.Context, nb *nbformat.Notebook, _ map[int]string) ([]CellResult, error) {
 	res := make([]CellResult, len(nb.Cells))
 	for i, c := range nb.Cells {
-		res[i].Status = StatusOK
+		res[i].Status = runner.StatusOK
 		if k := strings.Index(c.Source, "defer println(\""); k >= 0 {
 			mark := c.Source[k+len("defer println(\""):]
 			mark = mark[:strings.Index(mark, "\"")]
@@ -50,7 +51,7 @@ func TestRestoreFindsTampering(t *testing.T) {
 		{"empty", []string{"empty file"}, false, 0},
 	}
 	for _, tt := range tests {
-		gr, err := g.Grade(context.Background(), Submission{tt.student, "testdata/submissions/" + tt.student + ".ipynb"})
+		gr, err := g.Grade(context.Background(), Submission{Student: tt.student, Path: "testdata/submissions/" + tt.student + ".ipynb"})
 		if err != nil {
 			t.Fatal(err)
 		}

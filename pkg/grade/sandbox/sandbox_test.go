@@ -40,7 +40,7 @@ func newTest(t *testing.T) (*Sandbox, string, string) {
 func run(t *testing.T, s *Sandbox, script string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := s.Command(ctx, []string{"/bin/sh", "-c", script}, false).CombinedOutput()
+	out, err := s.Command(ctx, []string{"/bin/sh", "-c", script}, nil, false).CombinedOutput()
 	return string(out), err
 }
 
@@ -88,6 +88,13 @@ func TestSandboxLimits(t *testing.T) {
 			t.Errorf("allocating 600 MB under a 256 MB limit succeeded: %s", out)
 		}
 	}
+}
+
+func TestMain(m *testing.M) {
+	if code, ok := Main(os.Args[1:]); ok {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
