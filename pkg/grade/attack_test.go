@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,6 +185,12 @@ func TestAttacks(t *testing.T) {
 		huge[i] = 'a'
 	}
 	os.WriteFile(filepath.Join(subDir, "huge.ipynb"), append(huge, `"}, "nbformat": 4, "nbformat_minor": 5}`...), 0o644)
+	// A link to the source notebook (it would score full marks if read) and
+	// a FIFO (reading it would block the grader): refused unread.
+	os.Symlink(srcPath, filepath.Join(subDir, "link.ipynb"))
+	if err := syscall.Mkfifo(filepath.Join(subDir, "fifo.ipynb"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	src, err := nbformat.ReadFile(srcPath)
 	if err != nil {
@@ -221,8 +228,8 @@ func TestAttacks(t *testing.T) {
 			t.Logf("    %-13s %-13s %s", tr.ID, tr.Status, firstLine(tr.Message))
 		}
 	}
-	if len(grades) != len(files)+1 {
-		t.Errorf("%d grades for %d submissions", len(grades), len(files)+1)
+	if len(grades) != len(files)+3 {
+		t.Errorf("%d grades for %d submissions", len(grades), len(files)+3)
 	}
 	for _, a := range attacks {
 		gr := byStudent[a.student]
@@ -248,9 +255,14 @@ func TestAttacks(t *testing.T) {
 			t.Errorf("%s: tampered=%v max=%g, want flagged with max 5", s, gr.Tampered, gr.MaxScore)
 		}
 	}
-	for _, s := range []string{"not_json", "empty", "no_cells", "huge"} {
-		if gr := byStudent[s]; gr == nil || gr.Score != 0 || len(gr.Issues) == 0 || len(gr.Tests) != 2 {
-			t.Errorf("%s: want a zero grade with an issue and both tests listed, got %+v", s, gr)
+	for _, s := range []string{"not_json", "empty", "no_cells"} {
+		if gr := byStudent[s]; gr == nil || gr.NotGraded != "" || gr.Score != 0 || len(gr.Issues) == 0 || len(gr.Tests) != 2 || gr.Tests[0].Status != NotAttempted {
+			t.Errorf("%s: want a zero grade with an issue and both tests not attempted, got %+v", s, gr)
+		}
+	}
+	for s, why := range map[string]string{"huge": "over the 20 MiB limit", "link": "symbolic link", "fifo": "FIFO"} {
+		if gr := byStudent[s]; gr == nil || !gr.Refused || !strings.Contains(gr.NotGraded, why) || gr.Score != 0 {
+			t.Errorf("%s: want refused saying %q, got %+v", s, why, gr)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(outside, "pwned")); err == nil {
@@ -265,11 +277,13 @@ func TestAttacks(t *testing.T) {
 	if strings.Contains(string(fb), "Sigmoid(2)") {
 		t.Error("feedback shows a hidden test")
 	}
-	f, _ := os.Open(filepath.Join(out, "gradebook.csv"))
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(rows) != 1+2*len(grades) {
-		t.Errorf("gradebook.csv has %d rows (%v), want %d", len(rows), err, 1+2*len(grades))
+	for name, want := range map[string]int{"gradebook.csv": 1 + len(grades), "gradebook-tests.csv": 1 + 2*len(grades)} {
+		f, _ := os.Open(filepath.Join(out, name))
+		rows, err := csv.NewReader(f).ReadAll()
+		f.Close()
+		if err != nil || len(rows) != want {
+			t.Errorf("%s has %d rows (%v), want %d", name, len(rows), err, want)
+		}
 	}
 }
 

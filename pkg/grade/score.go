@@ -78,12 +78,12 @@ type TestResult struct {
 	ID string `json:"test"`
 	// Title is the heading of the notebook's section the test is in (the
 	// exercise), "" if none.
-	Title     string  `json:"title,omitempty"`
-	Points    float64 `json:"points"`
-	MaxPoints float64 `json:"max_points"`
+	Title     string     `json:"title,omitempty"`
+	Points    float64    `json:"points"`
+	MaxPoints float64    `json:"max_points"`
 	Status    TestStatus `json:"status"`
 	Message   string     `json:"message,omitempty"`
-	Hint      string  `json:"hint,omitempty"`
+	Hint      string     `json:"hint,omitempty"`
 	// Code is the test's visible code, for the feedback.
 	Code string `json:"-"`
 }
