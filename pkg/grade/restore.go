@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ppml-go/ppml/kernel/gonbcell"
 	"github.com/ppml-go/ppml/kernel/nbformat"
 )
 
@@ -215,7 +216,7 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 		nc := *c.Cell
 		nc.Outputs, nc.ExecutionCount = nil, nil
 		if c.CellType == nbformat.Code {
-			for _, d := range topDecls(nc.Source) {
+			for _, d := range gonbcell.Decls(nc.Source) {
 				if owner, ok := locked[d]; ok {
 					r.overrides[len(out.Cells)] = d
 					r.Issues = append(r.Issues, Issue{Suspicious, "", fmt.Sprintf("a student cell redefines %s, declared in locked cell %s: the tests after it score 0", d, owner)})
@@ -271,25 +272,13 @@ func findUnmarked(sc []cell, c cell) int {
 	return -1
 }
 
-var declPattern = regexp.MustCompile(`(?m)^(?:func|type|var|const)\s+([A-Za-z_]\w*)`)
-
-// topDecls returns the names of the top-level functions, types, variables
-// and constants a Go cell declares (not methods, not grouped declarations).
-func topDecls(src string) []string {
-	var names []string
-	for _, m := range declPattern.FindAllStringSubmatch(src, -1) {
-		names = append(names, m[1])
-	}
-	return names
-}
-
 // lockedDecls maps each name declared by a locked or test code cell of the
 // source to that cell's grade_id.
 func lockedDecls(sc []cell) map[string]string {
 	m := map[string]string{}
 	for _, c := range sc {
 		if c.CellType == nbformat.Code && c.isLocked() {
-			for _, d := range topDecls(c.Source) {
+			for _, d := range gonbcell.Decls(c.Source) {
 				m[d] = c.id()
 			}
 		}
