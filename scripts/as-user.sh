@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs `go test` on a copy of this checkout as a normal (unprivileged) user, as a teacher without
-# root would: the grader's end-to-end tests must pass there too (scripts/test.sh calls it in CI).
+# Runs a command in a copy of this checkout as a normal (unprivileged) user, as a teacher without root
+# would: the grader's end-to-end tests must pass there too (scripts/test.sh runs them so in CI), and
+# bench/grade/run.sh measures the grader so.
 #
-# Usage (as root): scripts/test-as-user.sh USER [go test arguments]
+# Usage (as root): scripts/as-user.sh USER COMMAND [ARGS...]
+#   e.g. scripts/as-user.sh ppml-ci go test ./pkg/grade/...   or   scripts/as-user.sh teach bench/grade/run.sh
 #
 # It creates USER (useradd -m) if missing, gives it a copy of the checkout's files (tracked and
 # untracked, not ignored) in ~USER/ppml, and a read-only Go module cache: a hard-linked copy of
@@ -12,8 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-[ "$(id -u)" = 0 ] || { echo "test-as-user.sh: run as root (it creates the user)" >&2; exit 2; }
-[ $# -ge 1 ] || { echo "usage: test-as-user.sh USER [go test arguments]" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "as-user.sh: run as root (it creates the user)" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: as-user.sh USER COMMAND [ARGS...]" >&2; exit 2; }
 user=$1; shift
 id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$user"
 home=$(getent passwd "$user" | cut -d: -f6)
@@ -41,4 +43,4 @@ chown -R "$user:" "$home/ppml"
 exec runuser -u "$user" -- env -i HOME="$home" USER="$user" LANG=C.UTF-8 CI="${CI:-}" \
 	PATH="/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin" \
 	GOMODCACHE="$modcache" GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN="$GOTOOLCHAIN" GOEXPERIMENT="$GOEXPERIMENT" \
-	bash -c 'cd ~/ppml && source scripts/env.sh && exec go test "$@"' go-test "$@"
+	bash -c 'cd ~/ppml && source scripts/env.sh && exec "$@"' as-user "$@"
