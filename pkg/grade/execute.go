@@ -44,7 +44,9 @@ type KernelExecutor struct {
 // apart only when that does not compile. After a timeout that forced a
 // restart, or a dead kernel, the kernel is restarted and the code cells
 // that had run ok before are run again (declarations only persist in a live
-// GoNB kernel) before going on.
+// GoNB kernel) before going on. It returns an error, and no results, when
+// the kernel does not start or cannot be restarted: the grader's failure,
+// not the student's.
 func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stubs map[int]string) ([]CellResult, error) {
 	tmp, err := os.MkdirTemp("", "ppml-grade-")
 	if err != nil {
@@ -116,6 +118,11 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 			x.ran(ctx, c.Source, r)
 		}
 	}
+	if x.dead != nil {
+		// The kernel started once: what keeps it from starting again is the
+		// machine's (or the sandbox's), not the student's.
+		return nil, fmt.Errorf("the kernel died and could not be restarted: %w", x.dead)
+	}
 	return res, nil
 }
 
@@ -124,12 +131,12 @@ type execution struct {
 	k       *runner.Kernel
 	timeout time.Duration
 	decls   []string // the code that ran ok, to run again after a restart
-	dead    bool     // the kernel could not be restarted
+	dead    error    // why the kernel could not be restarted
 }
 
 // run runs src; the error is ctx's only.
 func (x *execution) run(ctx context.Context, src string) (CellResult, error) {
-	if x.dead {
+	if x.dead != nil {
 		return CellResult{Status: runner.StatusDied, EValue: "the kernel died and could not be restarted"}, nil
 	}
 	r, err := x.k.Execute(ctx, src, x.timeout)
@@ -146,7 +153,7 @@ func (x *execution) run(ctx context.Context, src string) (CellResult, error) {
 	if r.Status == runner.StatusDied || r.Restarted {
 		if !r.Restarted {
 			if err := x.k.Restart(ctx); err != nil {
-				x.dead = true
+				x.dead = err
 				return cr, nil
 			}
 		}
@@ -164,7 +171,7 @@ func (x *execution) ran(ctx context.Context, decls string, r CellResult) {
 		return
 	}
 	x.decls = append(x.decls, decls)
-	if (r.Status == runner.StatusTimeout || r.Status == runner.StatusDied) && !x.dead {
+	if (r.Status == runner.StatusTimeout || r.Status == runner.StatusDied) && x.dead == nil {
 		x.k.Execute(ctx, decls, x.timeout)
 	}
 }
