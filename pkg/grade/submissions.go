@@ -118,7 +118,27 @@ func FindSubmissions(dir string, opts FindOptions) ([]Submission, error) {
 		return nil, err
 	}
 	slices.SortFunc(subs, func(a, b Submission) int { return strings.Compare(a.Student, b.Student) })
-	return subs, nil
+	// One student, several submissions (alice.ipynb and alice/, or a
+	// student's files in several places of an export): none is graded.
+	var out []Submission
+	for i := 0; i < len(subs); {
+		j := i + 1
+		for j < len(subs) && subs[j].Student == subs[i].Student {
+			j++
+		}
+		if j > i+1 {
+			var paths []string
+			for _, s := range subs[i:j] {
+				paths = append(paths, s.Path)
+			}
+			out = append(out, Submission{Student: subs[i].Student, Path: paths[0],
+				Refused: fmt.Sprintf("refused: %d submissions (%s) where one is expected", j-i, strings.Join(paths, ", "))})
+		} else {
+			out = append(out, subs[i])
+		}
+		i = j
+	}
+	return out, nil
 }
 
 func isDir(p string) bool {

@@ -175,6 +175,8 @@ func TestRefusals(t *testing.T) {
 	write(t, filepath.Join(dir, "two", "a.ipynb"), good)
 	write(t, filepath.Join(dir, "two", "b.ipynb"), good)
 	os.MkdirAll(filepath.Join(dir, "none"), 0o755)
+	write(t, filepath.Join(dir, "twice.ipynb"), good)
+	write(t, filepath.Join(dir, "twice", "a.ipynb"), good)
 
 	var bomb bytes.Buffer // 100 MB of zeros, about 100 KB zipped
 	zw := zip.NewWriter(&bomb)
@@ -198,7 +200,7 @@ func TestRefusals(t *testing.T) {
 
 	want := map[string]string{ // student -> refusal ("" for graded)
 		"ok": "", "link": "symbolic link", "linkdir": "symbolic link", "fifo": "FIFO", "big": "over the 20 MiB limit",
-		"two": "2 notebooks", "none": "no .ipynb", "ann": "", "evil": `".."`, "abs": `".."`, "dup": "2 notebooks", "bomb": "over the 20 MiB limit",
+		"two": "2 notebooks", "twice": "2 submissions", "none": "no .ipynb", "ann": "", "evil": `".."`, "abs": `".."`, "dup": "2 notebooks", "bomb": "over the 20 MiB limit",
 	}
 	var subs []Submission
 	for _, p := range []string{dir, export} {
