@@ -326,7 +326,7 @@ whose files are named NAME_ID_..._file.ipynb.`)
 		return werr
 	}
 	el := time.Since(start)
-	fmt.Fprintf(stdout, "graded %d submissions in %.1fs (%.1f per minute, -j %d); gradebook in %s\n",
+	fmt.Fprintf(stdout, "%d submissions in %.1fs (%.1f per minute, -j %d); gradebook in %s\n",
 		len(todo), el.Seconds(), float64(len(todo))/el.Minutes(), *jobs, *out)
 	grade.Summary(stdout, grades)
 	if err != nil {

@@ -3,10 +3,12 @@ package grade
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ppml-go/ppml/kernel/nbformat"
@@ -54,9 +56,11 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 	}
 	defer os.RemoveAll(tmp)
 	defer sandbox.Cleanup(tmp) // what a killed helper left behind
-	opts := runner.Options{StartTimeout: 2 * time.Minute}
+	// The kernel's last words, to say why it did not start.
+	var out tail
+	opts := runner.Options{StartTimeout: 2 * time.Minute, KernelOutput: &out}
 	if e.KernelOutput != nil {
-		opts.KernelOutput = e.KernelOutput
+		opts.KernelOutput = io.MultiWriter(&out, e.KernelOutput)
 	}
 	if !e.Unsafe {
 		if opts.ArgvPrefix, err = e.sandboxPrefix(tmp); err != nil {
@@ -66,6 +70,9 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 	}
 	k, err := runner.Start(ctx, e.Spec, opts)
 	if err != nil {
+		if last := out.String(); last != "" {
+			return nil, fmt.Errorf("start kernel: %w; the kernel said: %s", err, last)
+		}
 		return nil, fmt.Errorf("start kernel: %w", err)
 	}
 	defer func() { k.Shutdown() }()
@@ -289,4 +296,28 @@ func (e *KernelExecutor) goCaches() []string {
 		}
 	}
 	return out
+}
+
+// tail keeps the last lines written to it.
+type tail struct {
+	mu   sync.Mutex
+	data []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.data = append(t.data, p...)
+	if len(t.data) > 4096 {
+		t.data = t.data[len(t.data)-2048:]
+	}
+	return len(p), nil
+}
+
+// String returns the last 5 lines written, on one line.
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(string(t.data)), "\n")
+	return strings.Join(lines[max(0, len(lines)-5):], " | ")
 }

@@ -178,8 +178,18 @@ func Summary(w io.Writer, grades []*Grade) {
 		what   string
 		grades []*Grade
 	}{{"refused", refused}, {"NOT GRADED", failed}} {
+		// By reason: one broken kernel fails a whole class the same way.
+		var reasons []string
+		students := map[string][]string{}
 		for _, g := range l.grades {
-			fmt.Fprintf(w, "  %s %s: %s\n", l.what, g.Student, firstLines(g.NotGraded, 1))
+			why := firstLines(g.NotGraded, 1)
+			if students[why] == nil {
+				reasons = append(reasons, why)
+			}
+			students[why] = append(students[why], g.Student)
+		}
+		for _, why := range reasons {
+			fmt.Fprintf(w, "  %s (%d): %s\n      %s\n", l.what, len(students[why]), why, strings.Join(students[why], ", "))
 		}
 	}
 	if len(graded) == 0 {
