@@ -322,15 +322,16 @@ a{color:#0969da;text-decoration:none}
 </style></head><body>
 <h1>Feedback: {{.Student}}</h1>
 <p class="meta">{{with .Submitted}}Notebook {{base .}}{{end}}{{with when .Graded}} · graded {{.}}{{end}}</p>
-<div class="score"><strong>{{num .Score}} / {{num .MaxScore}} points</strong>
-<div class="bar" role="img" aria-label="{{printf "%.0f" (percent .Score .MaxScore)}} %"><span style="width:{{printf "%.1f" (percent .Score .MaxScore)}}%"></span></div></div>
+{{if .NotGraded}}<div class="issue"><strong>{{if .Refused}}Not graded: the file was refused{{else}}Not graded yet: the grader could not run your notebook{{end}}</strong>. No points were given or taken: {{.NotGraded}}</div>
+{{else}}<div class="score"><strong>{{num .Score}} / {{num .MaxScore}} points</strong>
+<div class="bar" role="img" aria-label="{{printf "%.0f" (percent .Score .MaxScore)}} %"><span style="width:{{printf "%.1f" (percent .Score .MaxScore)}}%"></span></div></div>{{end}}
 {{if .Issues}}<h2>Notes on your notebook</h2>
 {{range .Issues}}<div class="issue"><strong>{{issue .Kind}}</strong>{{if .Cell}} (cell {{.Cell}}){{end}}: {{.Message}}</div>
 {{end}}{{end}}
 <h2>Exercises</h2>
 <table><tr><th>Exercise</th><th>Result</th><th class="pts">Points</th></tr>
 {{range .Tests}}<tr class="{{.Status}}"><td>{{if eq .Status "passed"}}{{name .}}{{else}}<a href="#{{.ID}}">{{name .}}</a>{{end}}</td>
-<td><span class="badge">{{label .Status}}</span></td><td class="pts">{{num .Points}} / {{num .MaxPoints}}</td></tr>
+<td><span class="badge">{{label .Status}}</span></td><td class="pts">{{if eq .Status "not-graded"}}– / {{num .MaxPoints}}{{else}}{{num .Points}} / {{num .MaxPoints}}{{end}}</td></tr>
 {{end}}</table>
 {{$failed := false}}{{range .Tests}}{{if ne .Status "passed"}}{{$failed = true}}{{end}}{{end}}
 {{if $failed}}<h2>What to fix</h2>

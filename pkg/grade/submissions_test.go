@@ -272,6 +272,10 @@ func TestGraderFailureIsNotAZero(t *testing.T) {
 		if len(raw) != 2 || raw[0]["score"] != nil || raw[0]["tests"].([]any)[0].(map[string]any)["points"] != nil {
 			t.Errorf("%s: gradebook.json records a score: %s", name, js)
 		}
+		page, _ := os.ReadFile(filepath.Join(out, "feedback", "good.html"))
+		if !strings.Contains(string(page), "Not graded yet") || strings.Contains(string(page), "0 / 5") {
+			t.Errorf("%s: the feedback page does not say the notebook was not graded, or shows a zero", name)
+		}
 		if err := g.Check(context.Background()); err == nil {
 			t.Errorf("%s: Check passed", name)
 		}
