@@ -300,6 +300,12 @@ whose files are named NAME_ID_..._file.ipynb.`)
 			ex.Hide = append(ex.Hide, a)
 		}
 	}
+	// The build cache the check run warms for the class (what the
+	// teacher's GOCACHE lacks is compiled once, not once per submission).
+	if ex.WarmCache, err = os.MkdirTemp("", "ppml-grade-gocache-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(ex.WarmCache)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()

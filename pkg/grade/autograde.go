@@ -139,7 +139,7 @@ func (g *Grader) Grade(ctx context.Context, s Submission) (*Grade, error) {
 		}
 		return g.unusable(s, sum, Issue{Invalid, "", "not a notebook: " + msg}), nil
 	}
-	gr, err := g.gradeNotebook(ctx, s, sub)
+	gr, err := g.gradeNotebook(ctx, g.Executor, s, sub)
 	if gr != nil {
 		gr.SHA256, gr.Graded = sum, start
 		gr.Duration = time.Since(start).Seconds()
@@ -148,7 +148,7 @@ func (g *Grader) Grade(ctx context.Context, s Submission) (*Grade, error) {
 }
 
 // gradeNotebook grades the notebook sub of submission s.
-func (g *Grader) gradeNotebook(ctx context.Context, s Submission, sub *nbformat.Notebook) (*Grade, error) {
+func (g *Grader) gradeNotebook(ctx context.Context, ex Executor, s Submission, sub *nbformat.Notebook) (*Grade, error) {
 	r, err := Restore(g.Source, sub)
 	if err != nil {
 		return nil, err
@@ -175,7 +175,7 @@ func (g *Grader) gradeNotebook(ctx context.Context, s Submission, sub *nbformat.
 			ctx, cancel = context.WithTimeout(ctx, g.SubmissionTimeout)
 			defer cancel()
 		}
-		res, err = g.Executor.Execute(ctx, run, r.stubs)
+		res, err = ex.Execute(ctx, run, r.stubs)
 		if err != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return g.notGraded(s, fmt.Sprintf("the notebook did not finish within the submission's time limit (%v): %v", g.SubmissionTimeout, err)), nil
@@ -214,18 +214,30 @@ func (g *Grader) gradeNotebook(ctx context.Context, s Submission, sub *nbformat.
 	return gr, nil
 }
 
+// A Warmer is an Executor that can run a trusted notebook (the teacher's
+// release) with what it builds kept for the runs that follow.
+type Warmer interface {
+	Executor
+	// Warming returns the executor that runs the trusted notebook.
+	Warming() Executor
+}
+
 // Check grades the release of the source notebook (every answer its stub)
 // as a submission, before a class: it proves that the kernel, the sandbox
 // and the notebook's own cells work here (every test must come out
 // not-attempted, or passed when it has no answer to wait for), and warms
-// the kernels' build caches. An error says what failed: then no submission
-// can be graded.
+// the kernels' build caches when the executor can (a Warmer). An error
+// says what failed: then no submission can be graded.
 func (g *Grader) Check(ctx context.Context) error {
 	rel, err := Assign(g.Source)
 	if err != nil {
 		return err
 	}
-	gr, err := g.gradeNotebook(ctx, Submission{Student: "(the release)"}, rel)
+	ex := g.Executor
+	if w, ok := ex.(Warmer); ok {
+		ex = w.Warming()
+	}
+	gr, err := g.gradeNotebook(ctx, ex, Submission{Student: "(the release)"}, rel)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,14 @@ type KernelExecutor struct {
 	// GoCache are read-only Go build caches (the teacher's warmed GOCACHE)
 	// that each kernel's builds read, under a private cache of its own.
 	GoCache []string
+	// WarmCache, if not "", is a Go build cache directory that the grader
+	// warms: the kernel of Warming's executor (the check run of the
+	// teacher's release, trusted) writes its new build entries there, and
+	// every other kernel reads it first, read-only. With it, what the
+	// teacher's GOCACHE lacks is compiled once per class, not once per
+	// submission.
+	WarmCache string
+	warming   bool
 	// Unsafe runs the kernel without a sandbox (for `ppml validate` on a
 	// student's own notebook, or where bubblewrap is missing).
 	Unsafe bool
@@ -228,6 +236,9 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 		Env: []string{"GOPROXY=off", "GOFLAGS=-mod=mod", "GOSUMDB=off", "GOTELEMETRY=off",
 			"LANG=C.UTF-8", "GONOSUMCHECK=1", "GOWORK=off"},
 	}
+	if e.warming {
+		cfg.GoCacheWrite = e.WarmCache
+	}
 	ro := append([]string{e.Spec.Dir}, e.ReadOnly...)
 	// bindDir makes a directory the kernel names visible: a Go module's
 	// checkout (the project, --root DIR or PPML_ROOT) as its sources only,
@@ -283,10 +294,22 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 	return sandbox.KernelPrefix(cfgPath, conn)
 }
 
-// goCaches are the read-only build caches of the kernels: the kernelspec's
-// GOCACHE (which scripts/install-kernel.sh warms), then e.GoCache.
+// Warming implements Warmer: the same executor, writing the new build
+// entries of its kernels to e.WarmCache.
+func (e *KernelExecutor) Warming() Executor {
+	w := *e
+	w.warming = e.WarmCache != ""
+	return &w
+}
+
+// goCaches are the read-only build caches of the kernels: the warmed cache
+// (unless this executor warms it), the kernelspec's GOCACHE (which
+// scripts/install-kernel.sh warms), then e.GoCache.
 func (e *KernelExecutor) goCaches() []string {
 	var out []string
+	if e.WarmCache != "" && !e.warming {
+		out = append(out, e.WarmCache)
+	}
 	if c := e.Spec.Env["GOCACHE"]; filepath.IsAbs(c) {
 		out = append(out, c)
 	}

@@ -60,6 +60,11 @@ type Config struct {
 	// looked up first: the program's go commands read them through
 	// GOCACHEPROG and write new entries to a private cache.
 	GoCache []string `json:"go_cache"`
+	// GoCacheWrite, if not "", is a host directory (GOCACHE layout) bound
+	// read-write that takes the new build entries in place of the private
+	// cache: for a trusted program whose builds warm a cache that later
+	// sandboxes read (in their GoCache).
+	GoCacheWrite string `json:"go_cache_write,omitempty"`
 	// Env are the variables the program gets (NAME=value); nothing else of
 	// the caller's environment passes.
 	Env []string `json:"env"`
@@ -87,6 +92,8 @@ const (
 	binPath = "/sandbox/bin/helper"
 	// goCacheDir is GOCACHE and the cache helper's writable layer.
 	goCacheDir = "/sandbox/gocache"
+	// goCacheWrite is Config.GoCacheWrite.
+	goCacheWrite = "/sandbox/gocache-rw"
 	// goCacheLayers holds the read-only caches, as 0, 1, ...
 	goCacheLayers = "/sandbox/gocache-ro"
 	// runDir holds the relays' Unix sockets, one per port.
@@ -195,6 +202,10 @@ func (c *Config) args(tmp, self string, infoFD int) []string {
 		"--bind", c.Work, Home, "--chdir", Home, "--setenv", "HOME", Home, "--setenv", "TMPDIR", "/tmp",
 		"--bind", filepath.Join(tmp, "gocache"), goCacheDir, "--setenv", "GOCACHE", goCacheDir)
 	prog := []string{binPath, cacheProgArg, goCacheDir}
+	if c.GoCacheWrite != "" {
+		a = append(a, "--bind", c.GoCacheWrite, goCacheWrite)
+		prog[2] = goCacheWrite
+	}
 	for i, d := range c.GoCache {
 		if st, err := os.Stat(d); err == nil && st.IsDir() {
 			in := filepath.Join(goCacheLayers, strconv.Itoa(i))
@@ -202,7 +213,7 @@ func (c *Config) args(tmp, self string, infoFD int) []string {
 			prog = append(prog, in)
 		}
 	}
-	if len(prog) > 3 {
+	if len(prog) > 3 || c.GoCacheWrite != "" {
 		a = append(a, "--setenv", "GOCACHEPROG", strings.Join(prog, " "))
 	}
 	for _, kv := range c.Env {

@@ -132,3 +132,34 @@ func TestSandboxSources(t *testing.T) {
 		t.Errorf("go.mod not visible: %q", out)
 	}
 }
+
+// TestSandboxGoCacheWrite checks that a sandbox with GoCacheWrite writes
+// its build entries to that host directory (the cache program's writable
+// layer), and one without sees it read-only.
+func TestSandboxGoCacheWrite(t *testing.T) {
+	if err := Available(); err != nil {
+		t.Fatal(err)
+	}
+	warm := t.TempDir()
+	s, err := New(&Config{Work: t.TempDir(), GoCacheWrite: warm, Env: []string{"PATH=/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out, err := run(t, s, `set -- $GOCACHEPROG; echo entry > "$3/x" && echo "$3"`)
+	if err != nil || strings.TrimSpace(out) != goCacheWrite {
+		t.Fatalf("GOCACHEPROG's writable layer: %v %q", err, out)
+	}
+	if data, _ := os.ReadFile(filepath.Join(warm, "x")); string(data) != "entry\n" {
+		t.Errorf("the warmed cache did not get the entry: %q", data)
+	}
+	r, err := New(&Config{Work: t.TempDir(), GoCache: []string{warm}, Env: []string{"PATH=/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	out, _ = run(t, r, `set -- $GOCACHEPROG; cat "$4/x"; echo again > "$4/x" && echo wrote`)
+	if !strings.Contains(out, "entry") || strings.Contains(out, "wrote") {
+		t.Errorf("a later sandbox reads the warmed cache read-only: %q", out)
+	}
+}
