@@ -173,45 +173,45 @@ func TestCourseSubmissionsCurrent(t *testing.T) {
 var (
 	courseOnce    sync.Once
 	courseSpec    *runner.Spec
-	courseSkip    string
+	courseErr    string
 	courseInstall string // the temporary prefix, removed by TestMain
 )
 
 // courseKernel returns the ppml-go kernel of this checkout, installed by
 // scripts/install-kernel.sh into a temporary prefix once per test run; it
-// skips the test in -short mode, when the kernel cannot be installed, or
-// when the sandbox cannot run here.
+// skips the test in -short mode, and fails it when the kernel cannot be
+// installed or the sandbox cannot run here.
 func courseKernel(t testing.TB) *runner.Spec {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: grades the course notebook on the ppml-go kernel (minutes)")
 	}
 	if err := sandbox.Available(); err != nil {
-		t.Skip(err)
+		t.Fatalf("the grader's sandbox cannot run here: %v (scripts/install-test-deps.sh installs bubblewrap)", err)
 	}
 	courseOnce.Do(func() {
 		root, err := filepath.Abs("../..")
 		if err != nil {
-			courseSkip = err.Error()
+			courseErr = err.Error()
 			return
 		}
 		courseInstall, err = os.MkdirTemp("", "ppml-grade-kernel-")
 		if err != nil {
-			courseSkip = err.Error()
+			courseErr = err.Error()
 			return
 		}
 		out, err := exec.Command("bash", filepath.Join(root, "scripts", "install-kernel.sh"), "--prefix", courseInstall, "--quiet").CombinedOutput()
 		if err != nil {
-			courseSkip = fmt.Sprintf("cannot install the ppml-go kernel (scripts/install-kernel.sh --prefix %s): %v\n%s", courseInstall, err, out)
+			courseErr = fmt.Sprintf("cannot install the ppml-go kernel (scripts/install-kernel.sh --prefix %s): %v\n%s", courseInstall, err, out)
 			return
 		}
 		courseSpec, err = runner.ReadSpec(filepath.Join(courseInstall, "share", "jupyter", "kernels", "ppml-go"))
 		if err != nil {
-			courseSkip = fmt.Sprintf("no ppml-go kernelspec after scripts/install-kernel.sh: %v", err)
+			courseErr = fmt.Sprintf("no ppml-go kernelspec after scripts/install-kernel.sh: %v", err)
 		}
 	})
-	if courseSkip != "" {
-		t.Skip(courseSkip)
+	if courseErr != "" {
+		t.Fatal(courseErr)
 	}
 	return courseSpec
 }
