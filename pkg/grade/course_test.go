@@ -173,7 +173,7 @@ func TestCourseSubmissionsCurrent(t *testing.T) {
 var (
 	courseOnce    sync.Once
 	courseSpec    *runner.Spec
-	courseErr    string
+	courseErr     string
 	courseInstall string // the temporary prefix, removed by TestMain
 )
 
