@@ -57,7 +57,10 @@ sampler=$!
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 echo "user: $(id -un)"
 status=0
-GOCACHE=$(go env GOCACHE) "$tmp/ppml" autograde --kernelspec "$spec" \
+# CPU time of the grader and everything it waited for (kernels, compilers, programs): on a shared
+# machine, 2 cores x 60 s / (CPU s per submission) estimates the rate on an idle one.
+TIMEFORMAT='cpu: %U s user + %S s system, wall %R s'
+time GOCACHE=$(go env GOCACHE) "$tmp/ppml" autograde --kernelspec "$spec" \
 	--source notebooks/source/ppml-course.ipynb "$subs" -o "$out/grades" -j "$jobs" || status=$?
 kill "$sampler"
 echo "load during: $(awk '{s += $1; if ($1 > m) m = $1} END {if (NR) printf "mean %.1f, max %.1f over %d samples", s/NR, m, NR}' "$tmp/load")"
