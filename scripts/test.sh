@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of ppml-go: formatting and vet checks, then `go test` over
 # the whole module (unit, fuzz seeds, acceptance, kernel, notebook, grader and
-# browser tests; those whose outside tools are missing say so and skip).
+# browser tests; those whose outside tools are missing say so and skip), and,
+# when run as root (as CI does), the grader's end-to-end tests again as a
+# normal user it creates (scripts/as-user.sh).
 #
 # Usage: scripts/test.sh [extra go test flags]
 # It first installs what the tests need when it is missing (as root or with
@@ -32,21 +34,46 @@ echo "== go test"
 # each skip with its reason.
 mkdir -p out
 log=${PPML_TEST_LOG:-$PWD/out/go-test.log}
-rm -f "$log"
+userlog=${log%.log}-user.log
+rm -f "$log" "$userlog"
+# summarize prints a go test log's package results, each failure with its
+# output, and each skip with its reason.
+summarize() {
+  awk '
+    /^=== (RUN|CONT|PAUSE|NAME)/ { buf = ""; show = 0; next }
+    /^[ \t]*--- PASS/ { buf = ""; show = 0; next }
+    /^[ \t]*--- (FAIL|SKIP)/ { print; printf "%s", buf; buf = ""; show = 1; next }
+    /^(ok|FAIL|panic:)/ { print; next }
+    /^[ \t]/ { if (show) print; else buf = buf $0 "\n" }
+  ' "$1"
+}
 set +e
 go test -v -count=1 -p 1 -timeout 60m "$@" ./... >"$log" 2>&1
 status=$?
 set -e
-awk '
-  /^=== (RUN|CONT|PAUSE|NAME)/ { buf = ""; show = 0; next }
-  /^[ \t]*--- PASS/ { buf = ""; show = 0; next }
-  /^[ \t]*--- (FAIL|SKIP)/ { print; printf "%s", buf; buf = ""; show = 1; next }
-  /^(ok|FAIL|panic:)/ { print; next }
-  /^[ \t]/ { if (show) print; else buf = buf $0 "\n" }
-' "$log"
+summarize "$log"
+
+# The grader's end-to-end tests (the course class, the attack class, the
+# sandbox, autograde's failures) again as a normal user, as a teacher
+# without root runs them: the sandbox must not need root.
+if [ "$(id -u)" = 0 ]; then
+  echo "== go test as a normal user (grader): scripts/as-user.sh ppml-ci go test ..."
+  set +e
+  scripts/as-user.sh ppml-ci go test -v -count=1 -p 1 -timeout 60m "$@" \
+    -run 'Test(Course|Attack|Execute|Sandbox|CacheProg|Autograde|Layouts|Refusals|GraderFailure|Resume)' \
+    ./pkg/grade/... ./cmd/ppml/ >"$userlog" 2>&1
+  ustatus=$?
+  set -e
+  summarize "$userlog"
+  [ "$ustatus" = 0 ] || status=$ustatus
+else
+  echo "== not root: the run above was a normal user's already"
+fi
 if [ "$status" != 0 ]; then
   echo "== context of each failure"
-  grep -n -B 25 -E '^[[:space:]]*--- FAIL|^panic:' "$log" | grep -v -E '^[0-9]+-=== (PAUSE|CONT)' || true
+  for l in "$log" "$userlog"; do
+    [ -f "$l" ] && grep -n -B 25 -E '^[[:space:]]*--- FAIL|^panic:' "$l" | grep -v -E '^[0-9]+-=== (PAUSE|CONT)' || true
+  done
 fi
-echo "== full log: $log"
+echo "== full log: $log${userlog:+ (normal user: $userlog)}"
 exit "$status"

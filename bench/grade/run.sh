@@ -7,6 +7,8 @@
 # submissions of pkg/grade/testdata/course in turn: half done, a wrong answer, a panic, a syntax error,
 # a type error, one exercise skipped) and 10 empty (the student release untouched).
 #
+# As a normal user (the sandbox without root): scripts/as-user.sh USER bench/grade/run.sh [...]
+#
 # Usage: bench/grade/run.sh [-j N] [--kernelspec DIR] [--keep DIR]
 #   --kernelspec DIR  an installed ppml-go kernelspec (default: install this checkout's kernel into a
 #                     temporary prefix with scripts/install-kernel.sh)
@@ -53,17 +55,29 @@ done
 (while sleep 5; do cut -d' ' -f1 /proc/loadavg; done >"$tmp/load") &
 sampler=$!
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
-GOCACHE=$(go env GOCACHE) "$tmp/ppml" autograde --kernelspec "$spec" \
-	--source notebooks/source/ppml-course.ipynb "$subs" -o "$out/grades" -j "$jobs"
+echo "user: $(id -un)"
+status=0
+# CPU time of the grader and everything it waited for (kernels, compilers, programs): on a shared
+# machine, 2 cores x 60 s / (CPU s per submission) estimates the rate on an idle one.
+TIMEFORMAT='cpu: %U s user + %S s system, wall %R s'
+time GOCACHE=$(go env GOCACHE) "$tmp/ppml" autograde --kernelspec "$spec" \
+	--source notebooks/source/ppml-course.ipynb "$subs" -o "$out/grades" -j "$jobs" || status=$?
 kill "$sampler"
 echo "load during: $(awk '{s += $1; if ($1 > m) m = $1} END {if (NR) printf "mean %.1f, max %.1f over %d samples", s/NR, m, NR}' "$tmp/load")"
 
 # Scores by kind of submission.
 python3 - "$out/grades/gradebook.json" <<'EOS'
 import json, re, sys
-kinds = {}
+kinds, failed = {}, 0
 for g in json.load(open(sys.argv[1])):
+    if g["score"] is None:
+        failed += 1
+        continue
     kinds.setdefault(re.sub(r"-\d+$", "", g["student"]), []).append(g["score"])
 for k, v in sorted(kinds.items()):
     print(f"  {k:18} {len(v):2} submissions, score {min(v):g}..{max(v):g} / 12")
+if failed:
+    print(f"  NOT GRADED: {failed} submissions")
+    sys.exit(1)
 EOS
+exit "$status"

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/ppml-go/ppml/internal/reaper"
+	"github.com/ppml-go/ppml/pkg/grade/sandbox"
 )
 
 // command is one subcommand of ppml: its name (possibly two words, as in
@@ -100,6 +101,9 @@ func lookup(args []string) (command, []string, bool) {
 
 func main() {
 	reaper.Main() // a guardian of the kernel (runner) or of GoNB (front) runs here and exits
+	if code, ok := sandbox.Main(os.Args[1:]); ok {
+		os.Exit(code) // ppml as the grader's sandbox helper
+	}
 	args := os.Args[1:]
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage()

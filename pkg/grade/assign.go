@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ppml-go/ppml/kernel/gonbcell"
 	"github.com/ppml-go/ppml/kernel/nbformat"
 )
 
@@ -146,15 +147,14 @@ func goStub(region []string, indent string, inFunc bool) ([]string, error) {
 // line's indentation and whether the region lies inside a function body.
 func rewriteRegions(src, begin, end string, repl func(region []string, indent string, inFunc bool) ([]string, error)) (string, error) {
 	lines := strings.SplitAfter(src, "\n")
+	depths := gonbcell.Depths(src) // brace depth at the start of each line
 	var out, region []string
 	in := false
 	var indent string
 	var inFunc bool
 	beginLine := 0
-	depth := 0      // brace depth before the current line
 	inMain := false // after a GoNB "%%" or "%main" line: a function body
 	for n, l := range lines {
-		t := strings.TrimSpace(l)
 		switch {
 		case strings.Contains(l, begin):
 			if in {
@@ -162,7 +162,7 @@ func rewriteRegions(src, begin, end string, repl func(region []string, indent st
 			}
 			in, region, beginLine = true, nil, n+1
 			indent = l[:len(l)-len(strings.TrimLeft(l, " \t"))]
-			inFunc = depth > 0 || inMain
+			inFunc = depths[n] > 0 || inMain
 		case strings.Contains(l, end):
 			if !in {
 				return "", fmt.Errorf("line %d: %q without %q", n+1, end, begin)
@@ -178,45 +178,10 @@ func rewriteRegions(src, begin, end string, repl func(region []string, indent st
 		default:
 			out = append(out, l)
 		}
-		if t == "%%" || strings.HasPrefix(t, "%% ") || strings.HasPrefix(t, "%main") {
-			inMain = true
-		}
-		depth += braceDelta(l)
+		inMain = inMain || gonbcell.IsMainLine(l)
 	}
 	if in {
 		return "", fmt.Errorf("line %d: %q never closed by %q", beginLine, begin, end)
 	}
 	return strings.Join(out, ""), nil
-}
-
-// braceDelta counts { minus } in a Go line, skipping strings, runes and
-// line comments. Good enough to tell a function body from the top level.
-func braceDelta(l string) int {
-	d := 0
-	var quote byte
-	for i := 0; i < len(l); i++ {
-		ch := l[i]
-		if quote != 0 {
-			switch {
-			case ch == '\\' && quote != '`':
-				i++
-			case ch == quote:
-				quote = 0
-			}
-			continue
-		}
-		switch ch {
-		case '"', '\'', '`':
-			quote = ch
-		case '/':
-			if i+1 < len(l) && l[i+1] == '/' {
-				return d
-			}
-		case '{':
-			d++
-		case '}':
-			d--
-		}
-	}
-	return d
 }

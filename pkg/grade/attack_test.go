@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,38 +34,38 @@ var attacks = []struct {
 	student string
 	answers map[string]string
 	edit    func(nb *nbformat.Notebook) // further changes to the notebook
-	want    map[string]string           // test -> status
+	want    map[string]TestStatus       // test -> status
 }{
 	{"good", map[string]string{"sigmoid": goodSigmoid, "average": goodAverage}, nil,
-		map[string]string{"test_sigmoid": Passed, "test_average": Passed}},
-	{"blank", nil, nil, map[string]string{"test_sigmoid": NotAttempted, "test_average": NotAttempted}},
-	{"partial", map[string]string{"sigmoid": goodSigmoid}, nil, map[string]string{"test_sigmoid": Passed, "test_average": NotAttempted}},
+		map[string]TestStatus{"test_sigmoid": Passed, "test_average": Passed}},
+	{"blank", nil, nil, map[string]TestStatus{"test_sigmoid": NotAttempted, "test_average": NotAttempted}},
+	{"partial", map[string]string{"sigmoid": goodSigmoid}, nil, map[string]TestStatus{"test_sigmoid": Passed, "test_average": NotAttempted}},
 	{"read_source", map[string]string{"average": goodAverage, "sigmoid": sigmoidDoing(
 		"\tif data, err := os.ReadFile(\"@SOURCE@\"); err != nil || !strings.Contains(string(data), \"HIDDEN\") {\n\t\tpanic(fmt.Sprint(\"could not read the source notebook: \", err))\n\t}")},
-		nil, map[string]string{"test_sigmoid": Failed, "test_average": Passed}},
+		nil, map[string]TestStatus{"test_sigmoid": Failed, "test_average": Passed}},
 	{"read_other", map[string]string{"average": goodAverage, "sigmoid": sigmoidDoing(
 		"\tif _, err := os.ReadFile(\"@OTHER@\"); err != nil {\n\t\tpanic(fmt.Sprint(\"could not read another submission: \", err))\n\t}")},
-		nil, map[string]string{"test_sigmoid": Failed, "test_average": Passed}},
+		nil, map[string]TestStatus{"test_sigmoid": Failed, "test_average": Passed}},
 	{"network", map[string]string{"average": goodAverage, "sigmoid": sigmoidDoing(
 		"\tfor _, addr := range []string{\"@HOSTPORT@\", \"1.1.1.1:53\"} {\n\t\tif c, err := net.DialTimeout(\"tcp\", addr, 2*time.Second); err != nil {\n\t\t\tpanic(fmt.Sprint(\"no network: \", err))\n\t\t} else {\n\t\t\tc.Close()\n\t\t}\n\t}")},
-		nil, map[string]string{"test_sigmoid": Failed, "test_average": Passed}},
+		nil, map[string]TestStatus{"test_sigmoid": Failed, "test_average": Passed}},
 	{"write_outside", map[string]string{"average": goodAverage, "sigmoid": sigmoidDoing(
 		"\tif err := os.WriteFile(\"@OUTSIDE@/pwned\", []byte(\"x\"), 0o644); err != nil {\n\t\tpanic(fmt.Sprint(\"cannot write outside: \", err))\n\t}")},
-		nil, map[string]string{"test_sigmoid": Failed, "test_average": Passed}},
+		nil, map[string]TestStatus{"test_sigmoid": Failed, "test_average": Passed}},
 	{"fork_bomb", map[string]string{"average": goodAverage, "sigmoid": sigmoidDoing(
 		"\tfor i := 0; i < 100000; i++ {\n\t\tif err := exec.Command(\"/bin/sleep\", \"3\").Start(); err != nil {\n\t\t\tpanic(fmt.Sprint(\"fork bomb stopped after \", i, \" processes: \", err))\n\t\t}\n\t}")},
-		nil, map[string]string{"test_sigmoid": Failed}},
+		nil, map[string]TestStatus{"test_sigmoid": Failed}},
 	{"memory_hog", map[string]string{"average": goodAverage, "sigmoid": sigmoidDoing(
 		"\tb := make([]byte, 20<<30)\n\tfor i := 0; i < len(b); i += 4096 {\n\t\tb[i] = 1\n\t}")},
-		nil, map[string]string{"test_sigmoid": "!" + Passed, "test_average": Passed}},
+		nil, map[string]TestStatus{"test_sigmoid": "!" + Passed, "test_average": Passed}},
 	{"endless_loop", map[string]string{"average": goodAverage, "sigmoid": sigmoidDoing("\tfor {\n\t}")},
-		nil, map[string]string{"test_sigmoid": TimedOut, "test_average": Passed}},
+		nil, map[string]TestStatus{"test_sigmoid": TimedOut, "test_average": Passed}},
 	{"panics", map[string]string{"average": goodAverage, "sigmoid": sigmoidDoing("\tpanic(\"boom\")")},
-		nil, map[string]string{"test_sigmoid": Failed, "test_average": Passed}},
+		nil, map[string]TestStatus{"test_sigmoid": Failed, "test_average": Passed}},
 	{"exits", map[string]string{"average": goodAverage, "sigmoid": sigmoidDoing("\tos.Exit(0)")},
-		nil, map[string]string{"test_sigmoid": Incomplete, "test_average": Passed}},
+		nil, map[string]TestStatus{"test_sigmoid": Incomplete, "test_average": Passed}},
 	{"fake_pass", map[string]string{"average": goodAverage, "sigmoid": "func Sigmoid(x float64) float64 {\n\tfmt.Println(\"All tests passed! Score 5/5\")\n\treturn 0\n}\n"},
-		nil, map[string]string{"test_sigmoid": Failed, "test_average": Passed}},
+		nil, map[string]TestStatus{"test_sigmoid": Failed, "test_average": Passed}},
 	{"edits_tests", map[string]string{"average": goodAverage, "sigmoid": "func Sigmoid(x float64) float64 { return 0 }\n",
 		"test_sigmoid": "%%\nfmt.Println(\"ok\")\n"},
 		func(nb *nbformat.Notebook) {
@@ -74,20 +75,20 @@ var attacks = []struct {
 					c.SetNbgrader(g)
 				}
 			}
-		}, map[string]string{"test_sigmoid": Failed, "test_average": Passed}},
+		}, map[string]TestStatus{"test_sigmoid": Failed, "test_average": Passed}},
 	{"deletes_tests", map[string]string{"average": goodAverage, "sigmoid": goodSigmoid},
 		func(nb *nbformat.Notebook) { nb.Cells = dropCell(nb.Cells, "test_sigmoid") },
-		map[string]string{"test_sigmoid": Passed, "test_average": Passed}},
+		map[string]TestStatus{"test_sigmoid": Passed, "test_average": Passed}},
 	{"redefines_helper", map[string]string{"average": goodAverage, "sigmoid": "func Sigmoid(x float64) float64 { return 0 }\n\nfunc near(a, b float64) bool { return true }\n"},
-		nil, map[string]string{"test_sigmoid": Disqualified, "test_average": Disqualified}},
+		nil, map[string]TestStatus{"test_sigmoid": Overridden, "test_average": Overridden}},
 	{"reordered", map[string]string{"average": goodAverage, "sigmoid": goodSigmoid},
 		func(nb *nbformat.Notebook) {
 			n := len(nb.Cells)
 			nb.Cells = append(append(append([]*nbformat.Cell{}, nb.Cells[:2]...), nb.Cells[5:n-1]...), append(nb.Cells[2:5], nb.Cells[n-1])...)
-		}, map[string]string{"test_sigmoid": Passed, "test_average": Passed}},
+		}, map[string]TestStatus{"test_sigmoid": Passed, "test_average": Passed}},
 	{"missing_answer", map[string]string{"average": goodAverage},
 		func(nb *nbformat.Notebook) { nb.Cells = dropCell(nb.Cells, "sigmoid") },
-		map[string]string{"test_sigmoid": NotAttempted, "test_average": Passed}},
+		map[string]TestStatus{"test_sigmoid": NotAttempted, "test_average": Passed}},
 }
 
 func dropCell(cs []*nbformat.Cell, id string) []*nbformat.Cell {
@@ -184,6 +185,12 @@ func TestAttacks(t *testing.T) {
 		huge[i] = 'a'
 	}
 	os.WriteFile(filepath.Join(subDir, "huge.ipynb"), append(huge, `"}, "nbformat": 4, "nbformat_minor": 5}`...), 0o644)
+	// A link to the source notebook (it would score full marks if read) and
+	// a FIFO (reading it would block the grader): refused unread.
+	os.Symlink(srcPath, filepath.Join(subDir, "link.ipynb"))
+	if err := syscall.Mkfifo(filepath.Join(subDir, "fifo.ipynb"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	src, err := nbformat.ReadFile(srcPath)
 	if err != nil {
@@ -195,7 +202,7 @@ func TestAttacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.SubmissionTimeout = 3 * time.Minute
-	subs, err := FindSubmissions(subDir)
+	subs, err := FindSubmissions(subDir, FindOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,8 +228,8 @@ func TestAttacks(t *testing.T) {
 			t.Logf("    %-13s %-13s %s", tr.ID, tr.Status, firstLine(tr.Message))
 		}
 	}
-	if len(grades) != len(files)+1 {
-		t.Errorf("%d grades for %d submissions", len(grades), len(files)+1)
+	if len(grades) != len(files)+3 {
+		t.Errorf("%d grades for %d submissions", len(grades), len(files)+3)
 	}
 	for _, a := range attacks {
 		gr := byStudent[a.student]
@@ -235,7 +242,7 @@ func TestAttacks(t *testing.T) {
 			if !ok {
 				continue
 			}
-			if not, neg := strings.CutPrefix(want, "!"); neg && tr.Status == not || !neg && tr.Status != want {
+			if not, neg := strings.CutPrefix(string(want), "!"); neg && string(tr.Status) == not || !neg && tr.Status != want {
 				t.Errorf("%s: %s is %s (%s), want %s", a.student, tr.ID, tr.Status, tr.Message, want)
 			}
 		}
@@ -248,9 +255,14 @@ func TestAttacks(t *testing.T) {
 			t.Errorf("%s: tampered=%v max=%g, want flagged with max 5", s, gr.Tampered, gr.MaxScore)
 		}
 	}
-	for _, s := range []string{"not_json", "empty", "no_cells", "huge"} {
-		if gr := byStudent[s]; gr == nil || gr.Score != 0 || len(gr.Issues) == 0 || len(gr.Tests) != 2 {
-			t.Errorf("%s: want a zero grade with an issue and both tests listed, got %+v", s, gr)
+	for _, s := range []string{"not_json", "empty", "no_cells"} {
+		if gr := byStudent[s]; gr == nil || gr.NotGraded != "" || gr.Score != 0 || len(gr.Issues) == 0 || len(gr.Tests) != 2 || gr.Tests[0].Status != NotAttempted {
+			t.Errorf("%s: want a zero grade with an issue and both tests not attempted, got %+v", s, gr)
+		}
+	}
+	for s, why := range map[string]string{"huge": "over the 20 MiB limit", "link": "symbolic link", "fifo": "FIFO"} {
+		if gr := byStudent[s]; gr == nil || !gr.Refused || !strings.Contains(gr.NotGraded, why) || gr.Score != 0 {
+			t.Errorf("%s: want refused saying %q, got %+v", s, why, gr)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(outside, "pwned")); err == nil {
@@ -265,11 +277,13 @@ func TestAttacks(t *testing.T) {
 	if strings.Contains(string(fb), "Sigmoid(2)") {
 		t.Error("feedback shows a hidden test")
 	}
-	f, _ := os.Open(filepath.Join(out, "gradebook.csv"))
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(rows) != 1+2*len(grades) {
-		t.Errorf("gradebook.csv has %d rows (%v), want %d", len(rows), err, 1+2*len(grades))
+	for name, want := range map[string]int{"gradebook.csv": 1 + len(grades), "gradebook-tests.csv": 1 + 2*len(grades)} {
+		f, _ := os.Open(filepath.Join(out, name))
+		rows, err := csv.NewReader(f).ReadAll()
+		f.Close()
+		if err != nil || len(rows) != want {
+			t.Errorf("%s has %d rows (%v), want %d", name, len(rows), err, want)
+		}
 	}
 }
 

@@ -29,7 +29,7 @@ func BenchmarkAutograde30(b *testing.B) {
 			os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s%02d.ipynb", kind, i)), data, 0o644)
 		}
 	}
-	subs, _ := FindSubmissions(dir)
+	subs, _ := FindSubmissions(dir, FindOptions{})
 	e := benchExecutor(b)
 	g, err := NewGrader(src, e)
 	if err != nil {
@@ -92,7 +92,7 @@ func BenchmarkAutogradeCourse30(b *testing.B) {
 			}
 		}
 	}
-	subs, _ := FindSubmissions(dir)
+	subs, _ := FindSubmissions(dir, FindOptions{})
 	b.ResetTimer()
 	var el time.Duration
 	for range b.N {

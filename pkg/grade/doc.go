@@ -13,7 +13,8 @@
 //
 // A Grader (`ppml autograde`) grades each submission in a fresh kernel of
 // its own (KernelExecutor, through kernel/runner, sandboxed by package
-// sandbox; SANDBOX.md says what that guarantees): Restore puts back the
+// sandbox, as root or as a normal user; SANDBOX.md says what that
+// guarantees): Restore puts back the
 // source's locked cells and tests, hidden tests included, and reports
 // tampering; a test scores its points when its cell runs to its end without
 // error. Validate (`ppml validate`) runs a student's own notebook and
@@ -36,6 +37,24 @@
 // fix. The teacher's solution is never substituted: a broken answer must
 // not be worth more than a wrong one.
 //
-// Results go to a gradebook (gradebook.csv, one row per student and test,
-// and gradebook.json) and one HTML feedback page per student (WriteGradebook).
+// Submissions come as courses hand them in (FindSubmissions): a directory
+// of notebooks or of students' directories, nbgrader's submitted/ tree, or
+// a learning platform's zip export; files that must not be read (links,
+// FIFOs, devices, over the size limit, two notebooks for one student) are
+// refused unread.
+//
+// A failure of the grader is never a student's zero. When the kernel does
+// not start, the sandbox fails, the disk is full or the notebook's own
+// cells fail before any student code ran, the submission is not graded
+// (Grade.NotGraded says why) and no score is recorded; Grader.Check runs
+// the student release first, so that a class is not graded on a broken
+// kernel, and Resume grades again only what was not graded.
+//
+// Results go to a gradebook (WriteGradebook: gradebook.csv, one row per
+// student with a column of points per test; gradebook-tests.csv, one row
+// per student and test; gradebook.json) and one HTML feedback page per
+// student, and Summary tells the teacher how the run went.
+//
+// Programs that grade in the sandbox call sandbox.Main first thing in main
+// (and TestMain): the sandbox runs the program itself as its helpers.
 package grade

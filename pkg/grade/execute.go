@@ -3,26 +3,18 @@ package grade
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ppml-go/ppml/kernel/nbformat"
 	"github.com/ppml-go/ppml/kernel/runner"
 	"github.com/ppml-go/ppml/pkg/grade/sandbox"
 )
-
-// helperArg, as the first argument of this program, makes it the sandbox's
-// kernel helper (see sandbox.KernelMain): KernelExecutor starts kernels
-// through it.
-const helperArg = "__ppml-grade-sandbox-kernel"
-
-func init() {
-	if len(os.Args) > 1 && os.Args[1] == helperArg {
-		os.Exit(sandbox.KernelMain(os.Args[2:]))
-	}
-}
 
 // KernelExecutor runs notebooks on a Jupyter kernel, one fresh kernel per
 // notebook, in a sandbox unless Unsafe.
@@ -37,9 +29,17 @@ type KernelExecutor struct {
 	// checkout, ...); Hide are paths under them it may not (the source
 	// notebook, submissions, gradebook).
 	ReadOnly, Hide []string
-	// GoCache are read-only Go build caches layered under each kernel's
-	// private cache, newest first.
+	// GoCache are read-only Go build caches (the teacher's warmed GOCACHE)
+	// that each kernel's builds read, under a private cache of its own.
 	GoCache []string
+	// WarmCache, if not "", is a Go build cache directory that the grader
+	// warms: the kernel of Warming's executor (the check run of the
+	// teacher's release, trusted) writes its new build entries there, and
+	// every other kernel reads it first, read-only. With it, what the
+	// teacher's GOCACHE lacks is compiled once per class, not once per
+	// submission.
+	WarmCache string
+	warming   bool
 	// Unsafe runs the kernel without a sandbox (for `ppml validate` on a
 	// student's own notebook, or where bubblewrap is missing).
 	Unsafe bool
@@ -54,7 +54,9 @@ type KernelExecutor struct {
 // apart only when that does not compile. After a timeout that forced a
 // restart, or a dead kernel, the kernel is restarted and the code cells
 // that had run ok before are run again (declarations only persist in a live
-// GoNB kernel) before going on.
+// GoNB kernel) before going on. It returns an error, and no results, when
+// the kernel does not start or cannot be restarted: the grader's failure,
+// not the student's.
 func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stubs map[int]string) ([]CellResult, error) {
 	tmp, err := os.MkdirTemp("", "ppml-grade-")
 	if err != nil {
@@ -62,9 +64,11 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 	}
 	defer os.RemoveAll(tmp)
 	defer sandbox.Cleanup(tmp) // what a killed helper left behind
-	opts := runner.Options{StartTimeout: 2 * time.Minute}
+	// The kernel's last words, to say why it did not start.
+	var out tail
+	opts := runner.Options{StartTimeout: 2 * time.Minute, KernelOutput: &out}
 	if e.KernelOutput != nil {
-		opts.KernelOutput = e.KernelOutput
+		opts.KernelOutput = io.MultiWriter(&out, e.KernelOutput)
 	}
 	if !e.Unsafe {
 		if opts.ArgvPrefix, err = e.sandboxPrefix(tmp); err != nil {
@@ -74,6 +78,9 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 	}
 	k, err := runner.Start(ctx, e.Spec, opts)
 	if err != nil {
+		if last := out.String(); last != "" {
+			return nil, fmt.Errorf("start kernel: %w; the kernel said: %s", err, last)
+		}
 		return nil, fmt.Errorf("start kernel: %w", err)
 	}
 	defer func() { k.Shutdown() }()
@@ -85,7 +92,7 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 	for i := 0; i < len(nb.Cells); i++ {
 		c := nb.Cells[i]
 		if !runs(c) {
-			res[i].Status = StatusSkipped
+			res[i].Status = runner.StatusSkipped
 			continue
 		}
 		if j := nextRun(nb, i, runs); j > 0 && declarationsOnly(c.Source) && isTestCell(nb.Cells[j]) {
@@ -94,9 +101,9 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 				return nil, err
 			}
 			if !CompileFailed(r) {
-				res[i] = CellResult{Status: StatusOK}
+				res[i] = CellResult{Status: runner.StatusOK}
 				for k := i + 1; k < j; k++ {
-					res[k].Status = StatusSkipped
+					res[k].Status = runner.StatusSkipped
 				}
 				res[j] = r
 				x.ran(ctx, c.Source, r)
@@ -114,7 +121,7 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 			if err != nil {
 				return nil, err
 			}
-			if sr.Status == StatusOK {
+			if sr.Status == runner.StatusOK {
 				res[i].Stubbed = true
 				x.ran(ctx, stub, sr)
 			}
@@ -126,6 +133,11 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 			x.ran(ctx, c.Source, r)
 		}
 	}
+	if x.dead != nil {
+		// The kernel started once: what keeps it from starting again is the
+		// machine's (or the sandbox's), not the student's.
+		return nil, fmt.Errorf("the kernel died and could not be restarted: %w", x.dead)
+	}
 	return res, nil
 }
 
@@ -134,13 +146,13 @@ type execution struct {
 	k       *runner.Kernel
 	timeout time.Duration
 	decls   []string // the code that ran ok, to run again after a restart
-	dead    bool     // the kernel could not be restarted
+	dead    error    // why the kernel could not be restarted
 }
 
 // run runs src; the error is ctx's only.
 func (x *execution) run(ctx context.Context, src string) (CellResult, error) {
-	if x.dead {
-		return CellResult{Status: StatusDied, EValue: "the kernel died and could not be restarted"}, nil
+	if x.dead != nil {
+		return CellResult{Status: runner.StatusDied, EValue: "the kernel died and could not be restarted"}, nil
 	}
 	r, err := x.k.Execute(ctx, src, x.timeout)
 	if ctx.Err() != nil {
@@ -149,14 +161,14 @@ func (x *execution) run(ctx context.Context, src string) (CellResult, error) {
 	if err != nil && r == nil {
 		r = &runner.Result{Status: runner.StatusDied, Message: err.Error()}
 	}
-	cr := CellResult{Status: string(r.Status), EName: r.EName, EValue: r.EValue, Traceback: r.Traceback, Outputs: r.Outputs, Duration: r.Duration}
+	cr := CellResult{Status: r.Status, EName: r.EName, EValue: r.EValue, Traceback: r.Traceback, Outputs: r.Outputs, Duration: r.Duration}
 	if r.Status != runner.StatusOK && r.Message != "" && r.EValue == "" {
 		cr.EValue = r.Message
 	}
 	if r.Status == runner.StatusDied || r.Restarted {
 		if !r.Restarted {
 			if err := x.k.Restart(ctx); err != nil {
-				x.dead = true
+				x.dead = err
 				return cr, nil
 			}
 		}
@@ -174,7 +186,7 @@ func (x *execution) ran(ctx context.Context, decls string, r CellResult) {
 		return
 	}
 	x.decls = append(x.decls, decls)
-	if (r.Status == StatusTimeout || r.Status == StatusDied) && !x.dead {
+	if (r.Status == runner.StatusTimeout || r.Status == runner.StatusDied) && x.dead == nil {
 		x.k.Execute(ctx, decls, x.timeout)
 	}
 }
@@ -206,10 +218,6 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 	if err := sandbox.Available(); err != nil {
 		return nil, err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	work := filepath.Join(tmp, "work")
 	conn := filepath.Join(tmp, "conn")
 	for _, d := range []string{work, conn} {
@@ -220,13 +228,16 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 	cfg := &sandbox.Config{
 		Work:    work,
 		Hide:    e.Hide,
-		GoCache: e.GoCache,
+		GoCache: e.goCaches(),
 		Memory:  e.Memory,
 		Procs:   e.Procs,
 		State:   tmp,
 		CPU:     30 * time.Minute,
 		Env: []string{"GOPROXY=off", "GOFLAGS=-mod=mod", "GOSUMDB=off", "GOTELEMETRY=off",
 			"LANG=C.UTF-8", "GONOSUMCHECK=1", "GOWORK=off"},
+	}
+	if e.warming {
+		cfg.GoCacheWrite = e.WarmCache
 	}
 	ro := append([]string{e.Spec.Dir}, e.ReadOnly...)
 	// bindDir makes a directory the kernel names visible: a Go module's
@@ -280,5 +291,56 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 	if err := cfg.WriteFile(cfgPath); err != nil {
 		return nil, err
 	}
-	return []string{self, helperArg, "--config", cfgPath, "--conn-dir", conn, "--"}, nil
+	return sandbox.KernelPrefix(cfgPath, conn)
+}
+
+// Warming implements Warmer: the same executor, writing the new build
+// entries of its kernels to e.WarmCache.
+func (e *KernelExecutor) Warming() Executor {
+	w := *e
+	w.warming = e.WarmCache != ""
+	return &w
+}
+
+// goCaches are the read-only build caches of the kernels: the warmed cache
+// (unless this executor warms it), the kernelspec's GOCACHE (which
+// scripts/install-kernel.sh warms), then e.GoCache.
+func (e *KernelExecutor) goCaches() []string {
+	var out []string
+	if e.WarmCache != "" && !e.warming {
+		out = append(out, e.WarmCache)
+	}
+	if c := e.Spec.Env["GOCACHE"]; filepath.IsAbs(c) {
+		out = append(out, c)
+	}
+	for _, c := range e.GoCache {
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// tail keeps the last lines written to it.
+type tail struct {
+	mu   sync.Mutex
+	data []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.data = append(t.data, p...)
+	if len(t.data) > 4096 {
+		t.data = t.data[len(t.data)-2048:]
+	}
+	return len(p), nil
+}
+
+// String returns the last 5 lines written, on one line.
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(string(t.data)), "\n")
+	return strings.Join(lines[max(0, len(lines)-5):], " | ")
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ppml-go/ppml/kernel/gonbcell"
 	"github.com/ppml-go/ppml/kernel/nbformat"
 )
 
@@ -49,22 +50,11 @@ func runnable(nb *nbformat.Notebook, mark completionMark, all bool) (*nbformat.N
 	return run, marked, nil
 }
 
-// isMainLine reports whether line starts the main body of a GoNB cell.
-func isMainLine(line string) bool {
-	t := strings.TrimSpace(line)
-	return t == "%%" || strings.HasPrefix(t, "%% ") || strings.HasPrefix(t, "%main")
-}
-
 // declarations returns the part of a GoNB cell before its main body: its
 // imports, declarations and special commands.
 func declarations(src string) string {
-	lines := strings.SplitAfter(src, "\n")
-	for k, l := range lines {
-		if isMainLine(l) {
-			return strings.Join(lines[:k], "")
-		}
-	}
-	return src
+	decls, _, _ := gonbcell.Split(src)
+	return decls
 }
 
 // withMark adds a deferred print of the completion mark at the top of the
@@ -72,7 +62,7 @@ func declarations(src string) string {
 func withMark(src string, mark completionMark) (string, bool) {
 	lines := strings.SplitAfter(src, "\n")
 	for k, l := range lines {
-		if isMainLine(l) {
+		if gonbcell.IsMainLine(l) {
 			if !strings.HasSuffix(l, "\n") {
 				lines[k] += "\n"
 			}

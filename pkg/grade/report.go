@@ -5,43 +5,65 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// WriteGradebook writes dir/gradebook.csv (one row per student and test)
-// and dir/gradebook.json (one object per student), and one feedback page
-// per student in dir/feedback/<student>.html.
+// WriteGradebook writes the gradebook of a class to dir:
+//
+//   - gradebook.csv, one row per student: student, score, max_score, status
+//     (graded, not-graded or refused), one column of points per test (by
+//     grade_id), tampered, and the issues or the reason it was not graded;
+//   - gradebook-tests.csv, one row per student and test (the long format);
+//   - gradebook.json, one object per student (see Grade);
+//   - feedback/STUDENT.html, one feedback page per student.
+//
+// A submission that was not graded has empty scores and points (null in
+// JSON): never a zero.
 func WriteGradebook(dir string, grades []*Grade) error {
 	if err := os.MkdirAll(filepath.Join(dir, "feedback"), 0o755); err != nil {
 		return err
 	}
-	f, err := os.Create(filepath.Join(dir, "gradebook.csv"))
-	if err != nil {
-		return err
-	}
-	w := csv.NewWriter(f)
-	w.Write([]string{"student", "test", "points", "max_points", "status", "message", "student_score", "student_max", "tampered", "issues"})
+	var tests []string // the test columns, in the notebook's order
 	for _, g := range grades {
-		var issues []string
-		for _, i := range g.Issues {
-			issues = append(issues, i.String())
-		}
 		for _, t := range g.Tests {
-			w.Write([]string{g.Student, t.ID, num(t.Points), num(t.MaxPoints), t.Status, t.Message,
-				num(g.Score), num(g.MaxScore), strconv.FormatBool(g.Tampered), strings.Join(issues, "; ")})
+			if !slices.Contains(tests, t.ID) {
+				tests = append(tests, t.ID)
+			}
 		}
 	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
+	wide := [][]string{append(append([]string{"student", "score", "max_score", "status"}, tests...), "tampered", "notes")}
+	long := [][]string{{"student", "test", "points", "max_points", "status", "message", "student_score", "student_max", "tampered", "issues"}}
+	for _, g := range grades {
+		notes := g.NotGraded
+		if notes == "" {
+			var issues []string
+			for _, i := range g.Issues {
+				issues = append(issues, i.String())
+			}
+			notes = strings.Join(issues, "; ")
+		}
+		points := map[string]string{}
+		for _, t := range g.Tests {
+			points[t.ID] = g.points(t.Points)
+			long = append(long, []string{g.Student, t.ID, g.points(t.Points), num(t.MaxPoints), string(t.Status), t.Message,
+				g.points(g.Score), num(g.MaxScore), strconv.FormatBool(g.Tampered), notes})
+		}
+		row := []string{g.Student, g.points(g.Score), num(g.MaxScore), g.Status()}
+		for _, id := range tests {
+			row = append(row, points[id])
+		}
+		wide = append(wide, append(row, strconv.FormatBool(g.Tampered), notes))
 	}
-	if err := f.Close(); err != nil {
-		return err
+	for name, rows := range map[string][][]string{"gradebook.csv": wide, "gradebook-tests.csv": long} {
+		if err := writeCSV(filepath.Join(dir, name), rows); err != nil {
+			return err
+		}
 	}
 	data, err := json.MarshalIndent(grades, "", "  ")
 	if err != nil {
@@ -58,6 +80,148 @@ func WriteGradebook(dir string, grades []*Grade) error {
 	return nil
 }
 
+func writeCSV(path string, rows [][]string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	w.WriteAll(rows)
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Status is the submission's status in the gradebook: "graded",
+// "not-graded" (a failure of the grader) or "refused" (the file).
+func (g *Grade) Status() string {
+	switch {
+	case g.Refused:
+		return "refused"
+	case g.NotGraded != "":
+		return string(NotGraded)
+	}
+	return "graded"
+}
+
+// points formats points of g for the gradebook: empty when g was not
+// graded.
+func (g *Grade) points(p float64) string {
+	if g.NotGraded != "" {
+		return ""
+	}
+	return num(p)
+}
+
+// MarshalJSON writes g with a null score (and null points) when it was
+// not graded.
+func (g *Grade) MarshalJSON() ([]byte, error) {
+	type plain Grade
+	v := struct {
+		*plain
+		Score *float64 `json:"score"`
+	}{plain: (*plain)(g)}
+	if g.NotGraded == "" {
+		v.Score = &g.Score
+	}
+	return json.Marshal(v)
+}
+
+// MarshalJSON writes t with null points when it was not graded.
+func (t TestResult) MarshalJSON() ([]byte, error) {
+	type plain TestResult
+	v := struct {
+		plain
+		Points *float64 `json:"points"`
+	}{plain: plain(t)}
+	if t.Status != NotGraded {
+		v.Points = &t.Points
+	}
+	return json.Marshal(v)
+}
+
+// ReadGradebook reads the grades of a gradebook.json written by
+// WriteGradebook (for --resume).
+func ReadGradebook(dir string) ([]*Grade, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "gradebook.json"))
+	if err != nil {
+		return nil, err
+	}
+	var grades []*Grade
+	if err := json.Unmarshal(data, &grades); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "gradebook.json"), err)
+	}
+	return grades, nil
+}
+
+// Summary writes the end of a run for the teacher: how many submissions
+// were graded, refused and not graded (each with its reason), the mean
+// score and a histogram of the scores in text.
+func Summary(w io.Writer, grades []*Grade) {
+	var graded []*Grade
+	var failed, refused []*Grade
+	for _, g := range grades {
+		switch g.Status() {
+		case "graded":
+			graded = append(graded, g)
+		case "refused":
+			refused = append(refused, g)
+		default:
+			failed = append(failed, g)
+		}
+	}
+	fmt.Fprintf(w, "graded: %d, refused: %d, not graded (grader failures): %d, of %d submissions\n",
+		len(graded), len(refused), len(failed), len(grades))
+	for _, l := range []struct {
+		what   string
+		grades []*Grade
+	}{{"refused", refused}, {"NOT GRADED", failed}} {
+		// By reason: one broken kernel fails a whole class the same way.
+		var reasons []string
+		students := map[string][]string{}
+		for _, g := range l.grades {
+			why := firstLines(g.NotGraded, 1)
+			if students[why] == nil {
+				reasons = append(reasons, why)
+			}
+			students[why] = append(students[why], g.Student)
+		}
+		for _, why := range reasons {
+			fmt.Fprintf(w, "  %s (%d): %s\n      %s\n", l.what, len(students[why]), why, strings.Join(students[why], ", "))
+		}
+	}
+	if len(graded) == 0 {
+		return
+	}
+	var sum, maxScore float64
+	for _, g := range graded {
+		sum += g.Score
+		maxScore = max(maxScore, g.MaxScore)
+	}
+	fmt.Fprintf(w, "mean score %.2f / %g over the %d graded\n", sum/float64(len(graded)), maxScore, len(graded))
+	// One bar per point (per tenth of the maximum when it is over 20).
+	width := 1.0
+	if maxScore > 20 {
+		width = maxScore / 10
+	}
+	bins := int(maxScore/width) + 1
+	counts := make([]int, bins)
+	for _, g := range graded {
+		counts[min(bins-1, max(0, int(g.Score/width)))]++
+	}
+	most := slices.Max(counts)
+	for i, c := range counts {
+		bar := strings.Repeat("#", (c*40+most-1)/max(most, 1))
+		label := num(float64(i) * width)
+		if width != 1 {
+			label = fmt.Sprintf("%s-%s", num(float64(i)*width), num(float64(i+1)*width))
+		}
+		fmt.Fprintf(w, "  %8s | %-40s %d\n", label, bar, c)
+	}
+}
+
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // safeName makes a student id usable as a file name.
@@ -71,7 +235,7 @@ func safeName(s string) string {
 }
 
 // statusLabels are the words a student reads for each test status.
-var statusLabels = map[string]string{
+var statusLabels = map[TestStatus]string{
 	Passed:       "Passed",
 	Failed:       "Failed",
 	NotAttempted: "Not attempted",
@@ -79,7 +243,7 @@ var statusLabels = map[string]string{
 	TimedOut:     "Too slow (time limit)",
 	KernelDied:   "Crashed",
 	Incomplete:   "Did not finish",
-	Disqualified: "Not counted",
+	Overridden:   "Not counted",
 	NotGraded:    "Not graded",
 }
 
@@ -93,11 +257,11 @@ var issueLabels = map[string]string{
 }
 
 var feedbackPage = template.Must(template.New("feedback").Funcs(template.FuncMap{
-	"label": func(status string) string {
+	"label": func(status TestStatus) string {
 		if l, ok := statusLabels[status]; ok {
 			return l
 		}
-		return status
+		return string(status)
 	},
 	"issue": func(kind string) string {
 		if l, ok := issueLabels[kind]; ok {
@@ -158,15 +322,16 @@ a{color:#0969da;text-decoration:none}
 </style></head><body>
 <h1>Feedback: {{.Student}}</h1>
 <p class="meta">{{with .Submitted}}Notebook {{base .}}{{end}}{{with when .Graded}} · graded {{.}}{{end}}</p>
-<div class="score"><strong>{{num .Score}} / {{num .MaxScore}} points</strong>
-<div class="bar" role="img" aria-label="{{printf "%.0f" (percent .Score .MaxScore)}} %"><span style="width:{{printf "%.1f" (percent .Score .MaxScore)}}%"></span></div></div>
+{{if .NotGraded}}<div class="issue"><strong>{{if .Refused}}Not graded: the file was refused{{else}}Not graded yet: the grader could not run your notebook{{end}}</strong>. No points were given or taken: {{.NotGraded}}</div>
+{{else}}<div class="score"><strong>{{num .Score}} / {{num .MaxScore}} points</strong>
+<div class="bar" role="img" aria-label="{{printf "%.0f" (percent .Score .MaxScore)}} %"><span style="width:{{printf "%.1f" (percent .Score .MaxScore)}}%"></span></div></div>{{end}}
 {{if .Issues}}<h2>Notes on your notebook</h2>
 {{range .Issues}}<div class="issue"><strong>{{issue .Kind}}</strong>{{if .Cell}} (cell {{.Cell}}){{end}}: {{.Message}}</div>
 {{end}}{{end}}
 <h2>Exercises</h2>
 <table><tr><th>Exercise</th><th>Result</th><th class="pts">Points</th></tr>
 {{range .Tests}}<tr class="{{.Status}}"><td>{{if eq .Status "passed"}}{{name .}}{{else}}<a href="#{{.ID}}">{{name .}}</a>{{end}}</td>
-<td><span class="badge">{{label .Status}}</span></td><td class="pts">{{num .Points}} / {{num .MaxPoints}}</td></tr>
+<td><span class="badge">{{label .Status}}</span></td><td class="pts">{{if eq .Status "not-graded"}}– / {{num .MaxPoints}}{{else}}{{num .Points}} / {{num .MaxPoints}}{{end}}</td></tr>
 {{end}}</table>
 {{$failed := false}}{{range .Tests}}{{if ne .Status "passed"}}{{$failed = true}}{{end}}{{end}}
 {{if $failed}}<h2>What to fix</h2>

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ppml-go/ppml/kernel/gonbcell"
 	"github.com/ppml-go/ppml/kernel/nbformat"
 )
 
@@ -57,6 +58,9 @@ type Restored struct {
 	// stubs maps the index of each answer code cell of Notebook to the
 	// release's text of that cell, its stub.
 	stubs map[int]string
+	// student marks the cells of Notebook that come from the student:
+	// answers and added cells.
+	student map[int]bool
 }
 
 // answered reports whether answer cell i of r.Notebook is not the stub.
@@ -90,8 +94,6 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	rc, _ := cells(rel)
-	r := &Restored{overrides: map[int]string{}, stubs: map[int]string{}}
-
 	// Submission cells, with metadata when it decodes.
 	uc := make([]cell, len(sub.Cells))
 	for i, c := range sub.Cells {
@@ -101,6 +103,34 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 		}
 		uc[i] = cell{c, g}
 	}
+	x := &restoring{src: src, sc: sc, rc: rc, uc: uc,
+		r: &Restored{overrides: map[int]string{}, stubs: map[int]string{}, student: map[int]bool{}}}
+	x.matchCells()
+	x.compare()
+	x.checkOrder()
+	if err := x.assemble(); err != nil {
+		return nil, err
+	}
+	return x.r, nil
+}
+
+// restoring is one run of Restore, in phases: match the submission's cells
+// to the source's, compare the cells with roles, check their order, and
+// assemble the notebook to run.
+type restoring struct {
+	src    *nbformat.Notebook
+	sc, rc []cell // the source's cells and the release's
+	uc     []cell // the submission's
+	match  []int  // for each submission cell, its source cell, or -1 for a student cell
+	subOf  map[int]int
+	r      *Restored
+}
+
+// matchCells matches the submission's cells to the source's: by grade_id, else
+// by cell id or identical content for cells without a role. subOf maps a
+// source index to its first submission index.
+func (x *restoring) matchCells() {
+	sc, uc, r := x.sc, x.uc, x.r
 	srcByID := map[string]int{}
 	srcByCellID := map[string]int{}
 	for i, c := range sc {
@@ -111,10 +141,8 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 			srcByCellID[c.ID] = i
 		}
 	}
-	// Match submission cells to source cells: by grade_id, else by cell id
-	// or identical content for cells without a role.
-	match := make([]int, len(uc)) // source index, or -1 for a student cell
-	subOf := map[int]int{}        // source index -> first submission index
+	match := make([]int, len(uc))
+	subOf := map[int]int{}
 	for i, c := range uc {
 		match[i] = -1
 		j, ok := srcByID[c.id()]
@@ -143,7 +171,13 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 		match[i], subOf[j] = j, i
 	}
 
-	// Compare each role cell of the source with the submission's.
+	x.match, x.subOf = match, subOf
+}
+
+// compare reports how each cell with a role in the source differs in the
+// submission: deleted, edited, role or points or type changed.
+func (x *restoring) compare() {
+	sc, uc, rc, subOf, r := x.sc, x.uc, x.rc, x.subOf, x.r
 	for j, s := range sc {
 		if s.id() == "" {
 			continue
@@ -179,9 +213,13 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 			}
 		}
 	}
-	// Order of the matched role cells.
+}
+
+// checkOrder reports cells with roles that are not in the source's order.
+func (x *restoring) checkOrder() {
+	sc, r := x.sc, x.r
 	var order []int
-	for _, j := range match {
+	for _, j := range x.match {
 		if j >= 0 && sc[j].id() != "" {
 			order = append(order, j)
 		}
@@ -189,7 +227,14 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 	if !sort.IntsAreSorted(order) {
 		r.Issues = append(r.Issues, Issue{Reordered, "", "graded cells are not in the source's order: they were run in the source's order"})
 	}
+}
 
+// assemble builds the notebook to run: the source's cells, the student's
+// answers in the solution cells (the stub where an answer is missing), and
+// the student's own cells after the matched cell they followed; it notes
+// the student's cells that redefine a declaration of a locked cell.
+func (x *restoring) assemble() error {
+	sc, rc, uc, match, subOf, r := x.sc, x.rc, x.uc, x.match, x.subOf, x.r
 	// Student cells go after the matched cell they follow (-1: at the top).
 	extras := map[int][]cell{}
 	anchor := -1
@@ -201,17 +246,18 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 		extras[anchor] = append(extras[anchor], c)
 	}
 
-	out, err := clone(src)
+	out, err := clone(x.src)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	out.Cells = nil
 	locked := lockedDecls(sc)
 	add := func(c cell) {
+		r.student[len(out.Cells)] = true
 		nc := *c.Cell
 		nc.Outputs, nc.ExecutionCount = nil, nil
 		if c.CellType == nbformat.Code {
-			for _, d := range topDecls(nc.Source) {
+			for _, d := range gonbcell.Decls(nc.Source) {
 				if owner, ok := locked[d]; ok {
 					r.overrides[len(out.Cells)] = d
 					r.Issues = append(r.Issues, Issue{Suspicious, "", fmt.Sprintf("a student cell redefines %s, declared in locked cell %s: the tests after it score 0", d, owner)})
@@ -242,6 +288,7 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 				r.stubs[len(out.Cells)] = rc[j].Source
 				add(c)
 			} else {
+				r.student[len(out.Cells)] = true
 				out.Cells = append(out.Cells, c.Cell)
 			}
 		} else {
@@ -252,7 +299,7 @@ func Restore(src, sub *nbformat.Notebook) (*Restored, error) {
 		}
 	}
 	r.Notebook = out
-	return r, nil
+	return nil
 }
 
 // findUnmarked returns the index of the source cell without a role whose
@@ -266,25 +313,13 @@ func findUnmarked(sc []cell, c cell) int {
 	return -1
 }
 
-var declPattern = regexp.MustCompile(`(?m)^(?:func|type|var|const)\s+([A-Za-z_]\w*)`)
-
-// topDecls returns the names of the top-level functions, types, variables
-// and constants a Go cell declares (not methods, not grouped declarations).
-func topDecls(src string) []string {
-	var names []string
-	for _, m := range declPattern.FindAllStringSubmatch(src, -1) {
-		names = append(names, m[1])
-	}
-	return names
-}
-
 // lockedDecls maps each name declared by a locked or test code cell of the
 // source to that cell's grade_id.
 func lockedDecls(sc []cell) map[string]string {
 	m := map[string]string{}
 	for _, c := range sc {
 		if c.CellType == nbformat.Code && c.isLocked() {
-			for _, d := range topDecls(c.Source) {
+			for _, d := range gonbcell.Decls(c.Source) {
 				m[d] = c.id()
 			}
 		}

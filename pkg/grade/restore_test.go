@@ -2,10 +2,12 @@ package grade
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ppml-go/ppml/kernel/nbformat"
+	"github.com/ppml-go/ppml/kernel/runner"
 )
 
 // okExecutor reports every code cell as run ok, printing what a completed
@@ -15,7 +17,7 @@ type okExecutor struct{}
 func (okExecutor) Execute(_ context.Context, nb *nbformat.Notebook, _ map[int]string) ([]CellResult, error) {
 	res := make([]CellResult, len(nb.Cells))
 	for i, c := range nb.Cells {
-		res[i].Status = StatusOK
+		res[i].Status = runner.StatusOK
 		if k := strings.Index(c.Source, "defer println(\""); k >= 0 {
 			mark := c.Source[k+len("defer println(\""):]
 			mark = mark[:strings.Index(mark, "\"")]
@@ -50,7 +52,7 @@ func TestRestoreFindsTampering(t *testing.T) {
 		{"empty", []string{"empty file"}, false, 0},
 	}
 	for _, tt := range tests {
-		gr, err := g.Grade(context.Background(), Submission{tt.student, "testdata/submissions/" + tt.student + ".ipynb"})
+		gr, err := g.Grade(context.Background(), Submission{Student: tt.student, Path: "testdata/submissions/" + tt.student + ".ipynb"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,4 +103,45 @@ func TestRestoreSourceAsSubmission(t *testing.T) {
 			t.Errorf("%s: %d cells (source: %d), issues %v", name, len(r.Notebook.Cells), len(src.Cells), r.Issues)
 		}
 	}
+}
+
+// TestRestoreGroupedOverride checks that a student cell redefining a name
+// of a locked cell's grouped declaration (the course's setup cell's
+// "const ( nParties ... lr ... )") is reported, and zeroes the tests after it.
+func TestRestoreGroupedOverride(t *testing.T) {
+	src := nbformat.New()
+	src.Cells = []*nbformat.Cell{
+		nbgCell(t, nbformat.Code, "const (\n\tnParties = 3\n\tlr       = 0.1\n)\n", nbformat.Nbgrader{Locked: true, GradeID: "setup"}),
+		nbgCell(t, nbformat.Code, "func f() float64 {\n\t// BEGIN SOLUTION\n\treturn lr\n\t// END SOLUTION\n}\n", nbformat.Nbgrader{Solution: true, GradeID: "ex1"}),
+		nbgCell(t, nbformat.Code, "%%\nif f() != 0.1 { panic(\"f\") }\n", nbformat.Nbgrader{Grade: true, Locked: true, GradeID: "ex1-test", Points: 1}),
+	}
+	sub, err := Assign(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.Cells[1].Source = "const lr = 1.0\n\nfunc f() float64 { return 0.1 }\n"
+	gr, err := testGraderOf(t, src).Grade(context.Background(), submissionOf(t, sub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gr.Tests[0].Status != Overridden || !strings.Contains(gr.Tests[0].Message, "redefines lr") {
+		t.Errorf("a cell redefining lr of a grouped const: %s %q, want %s", gr.Tests[0].Status, gr.Tests[0].Message, Overridden)
+	}
+}
+
+func testGraderOf(t *testing.T, src *nbformat.Notebook) *Grader {
+	g, err := NewGrader(src, okExecutor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// submissionOf writes nb to a file and returns it as a submission.
+func submissionOf(t *testing.T, nb *nbformat.Notebook) Submission {
+	p := filepath.Join(t.TempDir(), "student.ipynb")
+	if err := nbformat.WriteFile(p, nb); err != nil {
+		t.Fatal(err)
+	}
+	return Submission{Student: "student", Path: p}
 }

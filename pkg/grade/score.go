@@ -11,20 +11,15 @@ import (
 	"time"
 
 	"github.com/ppml-go/ppml/kernel/nbformat"
-)
-
-// Cell execution statuses an Executor reports.
-const (
-	StatusOK      = "ok"
-	StatusError   = "error"
-	StatusTimeout = "timeout"
-	StatusDied    = "died"    // the kernel died (memory limit, killed)
-	StatusSkipped = "skipped" // not run (markdown, or the run was cut short)
+	"github.com/ppml-go/ppml/kernel/runner"
 )
 
 // CellResult is how one cell ran.
 type CellResult struct {
-	Status    string
+	// Status is the runner's: ok, error, timeout, died (the kernel died:
+	// memory limit, killed), or skipped (not run: markdown, empty, or the
+	// run was cut short).
+	Status    runner.Status
 	EName     string
 	EValue    string
 	Traceback []string
@@ -37,7 +32,7 @@ type CellResult struct {
 }
 
 // Executor runs the code cells of a notebook, in order, in a fresh kernel,
-// and returns one result per cell of nb (StatusSkipped for markdown cells
+// and returns one result per cell of nb (runner.StatusSkipped for markdown cells
 // and empty code cells). It returns an error only when it could not run the
 // notebook at all.
 //
@@ -57,20 +52,25 @@ var compileFailure = regexp.MustCompile(`^(parsing go files|failed to run "\S*\b
 // CompileFailed reports whether the cell failed before its program ran:
 // it did not parse, import or compile.
 func CompileFailed(r CellResult) bool {
-	return r.Status == StatusError && compileFailure.MatchString(r.EValue)
+	return r.Status == runner.StatusError && compileFailure.MatchString(r.EValue)
 }
 
-// Test statuses in the gradebook.
+// TestStatus says how a test fared, as the gradebook records it.
+type TestStatus string
+
+// Test statuses.
 const (
-	Passed       = "passed"
-	Failed       = "failed"        // an error in the test
-	NotAttempted = "not-attempted" // the stub's "not implemented yet"
-	TimedOut     = "timeout"
-	KernelDied   = "died"
-	Incomplete   = "incomplete"    // the test did not run to its end (os.Exit)
-	Disqualified = "overridden"    // a student cell redefined a test helper
-	NotGraded    = "not-graded"    // the submission could not be graded
-	NoCompile    = "compile-error" // the answer, or the test with it, does not compile
+	Passed       TestStatus = "passed"
+	Failed       TestStatus = "failed"        // an error in the test
+	NotAttempted TestStatus = "not-attempted" // the stub's "not implemented yet", or nothing usable handed in
+	TimedOut     TestStatus = "timeout"
+	KernelDied   TestStatus = "died"
+	Incomplete   TestStatus = "incomplete"    // the test did not run to its end (os.Exit)
+	Overridden   TestStatus = "overridden"    // a student cell redefined a declaration of a locked cell
+	NoCompile    TestStatus = "compile-error" // the answer, or the test with it, does not compile
+	// NotGraded: the grader could not grade the submission (see
+	// Grade.NotGraded); no points are recorded, earned or lost.
+	NotGraded TestStatus = "not-graded"
 )
 
 // TestResult is the grade of one test cell.
@@ -78,12 +78,12 @@ type TestResult struct {
 	ID string `json:"test"`
 	// Title is the heading of the notebook's section the test is in (the
 	// exercise), "" if none.
-	Title     string  `json:"title,omitempty"`
-	Points    float64 `json:"points"`
-	MaxPoints float64 `json:"max_points"`
-	Status    string  `json:"status"`
-	Message   string  `json:"message,omitempty"`
-	Hint      string  `json:"hint,omitempty"`
+	Title     string     `json:"title,omitempty"`
+	Points    float64    `json:"points"`
+	MaxPoints float64    `json:"max_points"`
+	Status    TestStatus `json:"status"`
+	Message   string     `json:"message,omitempty"`
+	Hint      string     `json:"hint,omitempty"`
 	// Code is the test's visible code, for the feedback.
 	Code string `json:"-"`
 }
@@ -140,13 +140,12 @@ func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMa
 	var stubbed []string // answer cells that did not compile so far, by title
 	for i, c := range cs {
 		var cr CellResult
+		incomplete := false
 		if i < len(res) {
 			var done bool
 			res[i].Outputs, done = takeMark(res[i].Outputs, mark)
 			cr = res[i]
-			if cr.Status == StatusOK && marked[i] && !done {
-				cr.Status = statusIncomplete
-			}
+			incomplete = cr.Status == runner.StatusOK && marked[i] && !done
 		}
 		if d, ok := r.overrides[i]; ok && overridden == "" {
 			overridden = d
@@ -166,16 +165,16 @@ func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMa
 		complete := answer >= 0 && r.answered(answer) && !strings.Contains(cs[answer].Source, NotImplemented)
 		switch {
 		case overridden != "":
-			t.Status, t.Message = Disqualified, fmt.Sprintf("a student cell above redefines %s, which this test relies on", overridden)
+			t.Status, t.Message = Overridden, fmt.Sprintf("a student cell above redefines %s, which this test relies on", overridden)
 		case answer >= 0 && answer < len(res) && CompileFailed(res[answer]):
 			t.Status, t.Message = NoCompile, fmt.Sprintf("Your answer (cell %s) does not compile:\n%s", cs[answer].id(), errorMessage(res[answer]))
-		case cr.Status == statusIncomplete:
+		case incomplete:
 			t.Status, t.Message = Incomplete, "the test did not run to its end: the program exited early (os.Exit or similar)"
-		case cr.Status == StatusOK:
+		case cr.Status == runner.StatusOK:
 			t.Status, t.Points = Passed, t.MaxPoints
-		case cr.Status == StatusTimeout:
+		case cr.Status == runner.StatusTimeout:
 			t.Status, t.Message = TimedOut, "stopped after the time limit: an endless loop or far too slow code"
-		case cr.Status == StatusDied:
+		case cr.Status == runner.StatusDied:
 			t.Status, t.Message = KernelDied, "the kernel died: over the memory or process limit, or killed; "+msg
 		case strings.Contains(msg, NotImplemented) && complete:
 			// The student's own answer is complete: what panicked is code
@@ -190,7 +189,7 @@ func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMa
 			t.Status, t.Message = NotAttempted, msg
 		case CompileFailed(cr):
 			t.Status, t.Message = NoCompile, "The test does not compile with your answer (do your functions have the signatures the exercise asks for?):\n"+msg
-		case cr.Status == StatusSkipped || cr.Status == "":
+		case cr.Status == runner.StatusSkipped || cr.Status == "":
 			t.Status, t.Message = NotGraded, "not run"
 		default:
 			t.Status, t.Message = Failed, msg
@@ -199,10 +198,6 @@ func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMa
 	}
 	return out
 }
-
-// statusIncomplete is the status score gives an ok test cell whose output
-// lacks the completion mark.
-const statusIncomplete = "incomplete"
 
 // takeMark removes the completion mark's line from the outputs, dropping
 // outputs left empty, and reports whether it was there.

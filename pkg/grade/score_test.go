@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ppml-go/ppml/kernel/nbformat"
+	"github.com/ppml-go/ppml/kernel/runner"
 )
 
 // gonbCompileHTML is (shortened) what GoNB v0.11.5 displays for a cell that
@@ -44,19 +45,19 @@ func TestErrorMessage(t *testing.T) {
 		cr   CellResult
 		want string
 	}{
-		{"compile error", CellResult{Status: StatusError, EName: "ERROR", EValue: `failed to run "/go/bin/go build -o x": exit status 1`, Outputs: []*nbformat.Output{htmlOut}},
+		{"compile error", CellResult{Status: runner.StatusError, EName: "ERROR", EValue: `failed to run "/go/bin/go build -o x": exit status 1`, Outputs: []*nbformat.Output{htmlOut}},
 			"line 14: undefined: undefinedThing\nline 15: cannot use \"x\" (untyped string constant) as int value"},
-		{"failed check (ppml-go kernel)", CellResult{Status: StatusError, EName: "ERROR", EValue: "exit status 2", Outputs: []*nbformat.Output{
+		{"failed check (ppml-go kernel)", CellResult{Status: runner.StatusError, EName: "ERROR", EValue: "exit status 2", Outputs: []*nbformat.Output{
 			{OutputType: nbformat.Error, EName: "panic", EValue: "Exercise 2c: 1 of 5 checks failed:\n  - Accuracy = 0.4, want 0.5",
 				Traceback: []string{"panic: Exercise 2c: 1 of 5 checks failed:", "", "goroutine 1 [running]:", "main.main()", "\t \x1b[7m[[ Cell [10] Line 3 ]]\x1b[0m /tmp/gonb_1/main.go:97 +0x86"}}}},
 			"Exercise 2c: 1 of 5 checks failed:\n  - Accuracy = 0.4, want 0.5"},
-		{"panic in the student's code", CellResult{Status: StatusError, Outputs: []*nbformat.Output{
+		{"panic in the student's code", CellResult{Status: runner.StatusError, Outputs: []*nbformat.Output{
 			{OutputType: nbformat.Error, EName: "panic", EValue: "runtime error: index out of range [2] with length 2 [recovered, repanicked]",
 				Traceback: []string{"panic: runtime error: index out of range [2] with length 2", "goroutine 1 [running]:",
 					"main.Average({0xc000, 0x2, 0x2})", "\t \x1b[7m[[ Cell [14] Line 7 ]]\x1b[0m /tmp/gonb_1/main.go:40 +0x1a",
 					"main.main.func1(0xc0001)", "\t \x1b[7m[[ Cell [15] Line 4 ]]\x1b[0m /tmp/gonb_1/main.go:90 +0x1a"}}}},
 			"panic: runtime error: index out of range [2] with length 2\n  in Average, line 7 of its cell"},
-		{"panic on stderr (plain GoNB)", CellResult{Status: StatusError, EName: "ERROR", EValue: "exit status 2", Outputs: []*nbformat.Output{
+		{"panic on stderr (plain GoNB)", CellResult{Status: runner.StatusError, EName: "ERROR", EValue: "exit status 2", Outputs: []*nbformat.Output{
 			{OutputType: nbformat.Stream, Name: "stderr", Text: "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n"}}},
 			"panic: boom\nexit status 2"},
 	}
@@ -113,11 +114,11 @@ func (f fixedExecutor) Execute(_ context.Context, nb *nbformat.Notebook, _ map[i
 		if r, ok := f[first]; ok {
 			res[i] = r
 		} else if c.CellType == nbformat.Code && c.Source != "" {
-			res[i] = CellResult{Status: StatusOK}
+			res[i] = CellResult{Status: runner.StatusOK}
 		} else {
-			res[i] = CellResult{Status: StatusSkipped}
+			res[i] = CellResult{Status: runner.StatusSkipped}
 		}
-		if k := strings.Index(c.Source, "defer println(\""); k >= 0 && res[i].Status == StatusOK {
+		if k := strings.Index(c.Source, "defer println(\""); k >= 0 && res[i].Status == runner.StatusOK {
 			m := c.Source[k+len("defer println(\""):]
 			res[i].Outputs = []*nbformat.Output{{OutputType: nbformat.Stream, Name: "stderr", Text: m[:strings.Index(m, "\"")] + "\n"}}
 		}
@@ -149,8 +150,8 @@ func TestScoreCompileErrors(t *testing.T) {
 	run, marked, _ := runnable(r.Notebook, mark, false)
 	notImplemented := []*nbformat.Output{{OutputType: nbformat.Error, EName: "panic", EValue: NotImplemented}}
 	res, _ := fixedExecutor{
-		"// f": {Status: StatusError, EName: "ERROR", EValue: "parsing go files in TempDir: main.go:3:13: expected operand", Stubbed: true},
-		"%%":   {Status: StatusError, EName: "ERROR", EValue: "exit status 2", Outputs: notImplemented},
+		"// f": {Status: runner.StatusError, EName: "ERROR", EValue: "parsing go files in TempDir: main.go:3:13: expected operand", Stubbed: true},
+		"%%":   {Status: runner.StatusError, EName: "ERROR", EValue: "exit status 2", Outputs: notImplemented},
 	}.Execute(context.Background(), run, r.stubs)
 	got := score(r, res, marked, mark)
 	if len(got) != 2 || got[0].Status != NoCompile || got[1].Status != Failed {

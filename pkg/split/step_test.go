@@ -3,6 +3,7 @@ package split
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -62,7 +63,7 @@ func TestTrainStepEqualsFit(t *testing.T) {
 		}
 	}
 	after, _ := segs[0].Weights()
-	if equal(before, after) {
+	if slices.Equal(before, after) {
 		t.Error("the bottom segment did not train")
 	}
 }

@@ -1,32 +1,40 @@
 // Package sandbox runs untrusted programs, such as a Jupyter kernel
 // executing a student's notebook, under Linux namespaces with Debian's
-// bubblewrap (bwrap): no network, a private file system view with read-only
-// binds of what the program needs, a private writable work dir, HOME and
-// /tmp, and memory, process-count and CPU limits (cgroups when the caller
-// may create them, else rlimits). SANDBOX.md in the parent package says what
-// it guarantees and what it does not.
+// bubblewrap (bwrap), as root or as a normal user alike: no network, a
+// private file system view with read-only binds of what the program needs, a
+// private writable work dir, HOME and /tmp, and memory, task and CPU limits
+// (cgroups when the caller may create them, else rlimits set inside the
+// sandbox). SANDBOX.md in the parent package says what it guarantees and
+// what it does not.
 //
-// A kernel in the sandbox has its own network namespace, so a client outside
-// cannot reach its TCP ports directly. Kernel starts the kernel and relays
-// the connection file's five ports from the host's loopback into the
-// sandbox's, dialing from a thread that has entered the sandbox's network
-// namespace; the kernel itself can reach nothing outside.
+// The helpers run inside and around the sandbox are this program itself,
+// re-executed: a program that starts sandboxes calls Main first thing (see
+// Main). Inside, a small init process sets the limits, relays the kernel's
+// TCP ports (on the sandbox's own loopback) to Unix sockets in a directory
+// bound from the host, and starts the program. Outside, KernelPrefix's
+// helper listens on the connection file's ports on the host's loopback and
+// joins each connection to its Unix socket: the kernel's client never
+// enters the sandbox's namespaces (which a normal user may not do), and the
+// kernel can reach nothing outside.
+//
+// Go builds in the sandbox read the teacher's warmed build caches without
+// being able to change them: GOCACHEPROG is this program's cache helper
+// (CacheProg), which reads the read-only layers and writes new entries to
+// the sandbox's private cache, thrown away with it.
 package sandbox
 
 import (
-	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
-
-	"golang.org/x/mod/modfile"
 )
 
 // Config says what a sandboxed program may see and use.
@@ -45,33 +53,52 @@ type Config struct {
 	// their testdata, nested modules.
 	Sources []string `json:"sources,omitempty"`
 	// Work is the host directory bound read-write as the program's working
-	// directory and HOME, at /sandbox/home (outside /home, so that it never covers a
-	// bound host path such as a user's module cache in /home/USER).
+	// directory and HOME, at /sandbox/home (outside /home, so that it never
+	// covers a bound host path such as a user's module cache in /home/USER).
 	Work string `json:"work"`
-	// GoCache lists read-only Go build caches, newest first: the program
-	// gets a private writable GOCACHE layered over them (an overlay mount
-	// when possible, else an empty private cache).
+	// GoCache lists read-only Go build caches (GOCACHE directories), first
+	// looked up first: the program's go commands read them through
+	// GOCACHEPROG and write new entries to a private cache.
 	GoCache []string `json:"go_cache"`
+	// GoCacheWrite, if not "", is a host directory (GOCACHE layout) bound
+	// read-write that takes the new build entries in place of the private
+	// cache: for a trusted program whose builds warm a cache that later
+	// sandboxes read (in their GoCache).
+	GoCacheWrite string `json:"go_cache_write,omitempty"`
 	// Env are the variables the program gets (NAME=value); nothing else of
 	// the caller's environment passes.
 	Env []string `json:"env"`
-	// Memory is the memory limit in bytes for everything in the sandbox.
+	// Memory is the memory limit in bytes: for everything in the sandbox
+	// with cgroups, else for each process (RLIMIT_AS).
 	Memory int64 `json:"memory"`
 	// Procs is the limit on processes and threads in the sandbox.
 	Procs int `json:"procs"`
 	// CPU is the CPU time limit of each process.
 	CPU time.Duration `json:"cpu"`
-	// State is the directory where the sandbox keeps its private Go cache
-	// layers ("" for the system's temporary directory). Cleanup(State)
-	// releases what a killed helper left behind.
+	// State is the directory where the sandbox keeps its private files (Go
+	// cache, sockets; "" for the system's temporary directory).
+	// Cleanup(State) releases what a killed helper left behind.
 	State string `json:"state,omitempty"`
+	// Self is this program's executable, run as the helpers ("" for
+	// os.Executable()); it must call Main.
+	Self string `json:"self,omitempty"`
 }
 
-// Home is the working directory and HOME inside the sandbox.
-const Home = "/sandbox/home"
-
-// goCacheDir is GOCACHE inside the sandbox.
-const goCacheDir = "/gocache"
+// Paths inside the sandbox.
+const (
+	// Home is the working directory and HOME inside the sandbox.
+	Home = "/sandbox/home"
+	// binPath is the helper program (Config.Self).
+	binPath = "/sandbox/bin/helper"
+	// goCacheDir is GOCACHE and the cache helper's writable layer.
+	goCacheDir = "/sandbox/gocache"
+	// goCacheWrite is Config.GoCacheWrite.
+	goCacheWrite = "/sandbox/gocache-rw"
+	// goCacheLayers holds the read-only caches, as 0, 1, ...
+	goCacheLayers = "/sandbox/gocache-ro"
+	// runDir holds the relays' Unix sockets, one per port.
+	runDir = "/sandbox/run"
+)
 
 // Available reports whether bwrap is installed and can create the
 // namespaces the sandbox needs here, with the reason when it cannot.
@@ -88,15 +115,51 @@ func Available() error {
 	return nil
 }
 
+// Limits says how cfg's limits are enforced here, for the first line of a
+// grader's output: by cgroups for the whole sandbox when this process may
+// create them, else by rlimits.
+func Limits(cfg *Config) string {
+	memCG, procsCG := cgroupsWritable()
+	var parts []string
+	if cfg.Memory > 0 {
+		if memCG {
+			parts = append(parts, fmt.Sprintf("memory %s per sandbox (cgroup)", size(cfg.Memory)))
+		} else {
+			parts = append(parts, fmt.Sprintf("memory %s per process (RLIMIT_AS; no writable memory cgroup)", size(cfg.Memory)))
+		}
+	}
+	if cfg.Procs > 0 {
+		how := "RLIMIT_NPROC in the sandbox's user namespace"
+		if procsCG {
+			how = "pids cgroup"
+		}
+		parts = append(parts, fmt.Sprintf("%d tasks per sandbox (%s)", cfg.Procs, how))
+	}
+	if cfg.CPU > 0 {
+		parts = append(parts, fmt.Sprintf("CPU %v per process (RLIMIT_CPU)", cfg.CPU))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func size(b int64) string {
+	switch {
+	case b%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", b>>30)
+	case b%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", b>>20)
+	}
+	return fmt.Sprintf("%d bytes", b)
+}
+
 // essentials are the host paths every program needs to run.
 var essentials = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32",
 	"/etc/passwd", "/etc/group", "/etc/hosts", "/etc/nsswitch.conf", "/etc/localtime",
 	"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/ssl/certs"}
 
-// args returns bwrap's arguments (before the command) for c, with gocache
-// the host directory to bind as GOCACHE ("" for none) and infoFD the
-// descriptor bwrap reports the sandbox's pid on (0 for none).
-func (c *Config) args(gocache string, infoFD int) []string {
+// args returns bwrap's arguments (before the command) for c, with tmp the
+// sandbox's private host directory and infoFD the descriptor bwrap reports
+// the sandbox's pid on (0 for none).
+func (c *Config) args(tmp, self string, infoFD int) []string {
 	a := []string{
 		"--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000", "--hostname", "sandbox",
 		"--cap-drop", "ALL", "--die-with-parent", "--new-session", "--clearenv",
@@ -134,34 +197,32 @@ func (c *Config) args(gocache string, infoFD int) []string {
 			a = append(a, "--ro-bind", "/dev/null", p)
 		}
 	}
-	a = append(a, "--bind", c.Work, Home, "--chdir", Home, "--setenv", "HOME", Home, "--setenv", "TMPDIR", "/tmp")
-	if gocache != "" {
-		a = append(a, "--bind", gocache, goCacheDir, "--setenv", "GOCACHE", goCacheDir)
+	a = append(a, "--ro-bind", self, binPath,
+		"--bind", filepath.Join(tmp, "run"), runDir,
+		"--bind", c.Work, Home, "--chdir", Home, "--setenv", "HOME", Home, "--setenv", "TMPDIR", "/tmp",
+		"--bind", filepath.Join(tmp, "gocache"), goCacheDir, "--setenv", "GOCACHE", goCacheDir)
+	prog := []string{binPath, cacheProgArg, goCacheDir}
+	if c.GoCacheWrite != "" {
+		a = append(a, "--bind", c.GoCacheWrite, goCacheWrite)
+		prog[2] = goCacheWrite
+	}
+	for i, d := range c.GoCache {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			in := filepath.Join(goCacheLayers, strconv.Itoa(i))
+			a = append(a, "--ro-bind", d, in)
+			prog = append(prog, in)
+		}
+	}
+	if len(prog) > 3 || c.GoCacheWrite != "" {
+		a = append(a, "--setenv", "GOCACHEPROG", strings.Join(prog, " "))
 	}
 	for _, kv := range c.Env {
 		k, v, ok := strings.Cut(kv, "=")
-		if ok && k != "HOME" && k != "GOCACHE" && k != "TMPDIR" {
+		if ok && k != "HOME" && k != "GOCACHE" && k != "GOCACHEPROG" && k != "TMPDIR" {
 			a = append(a, "--setenv", k, v)
 		}
 	}
 	return append(a, "--remount-ro", "/") // after every mount: nothing but the binds above is writable
-}
-
-// limits returns the prlimit arguments for c; memory is set as an address
-// space limit only when no cgroup enforces it.
-func (c *Config) limits(cgroupMemory bool) []string {
-	a := []string{"prlimit"}
-	if c.CPU > 0 {
-		a = append(a, "--cpu="+strconv.Itoa(int(c.CPU.Seconds())))
-	}
-	if c.Procs > 0 {
-		a = append(a, "--nproc="+strconv.Itoa(c.Procs))
-	}
-	if c.Memory > 0 && !cgroupMemory {
-		a = append(a, "--as="+strconv.FormatInt(c.Memory, 10))
-	}
-	a = append(a, "--core=0", "--")
-	return a
 }
 
 // WriteFile saves c as JSON, for the sandbox helper to read.
@@ -186,180 +247,113 @@ func ReadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
-// cgroup is a pair of cgroup v1 groups (pids and memory) or a v2 group that
-// limits one sandbox.
-type cgroup struct {
-	dirs   []string
-	memory bool
+// Sandbox is one prepared sandbox: its cgroups and private directory (Go
+// cache, relay sockets). Close releases them.
+type Sandbox struct {
+	cfg  *Config
+	cg   *cgroup
+	tmp  string // private directory: gocache, run
+	self string
 }
 
-// newCgroup creates cgroups limiting memory and processes under the
-// caller's own groups; it returns nil when cgroups are not writable here.
-func newCgroup(name string, memory int64, procs int) *cgroup {
-	self, err := os.ReadFile("/proc/self/cgroup")
+// New prepares a sandbox for cfg: cgroups for its limits (when it may
+// create them) and a private directory.
+func New(cfg *Config) (*Sandbox, error) {
+	if cfg.Work == "" {
+		return nil, errors.New("sandbox: no work directory")
+	}
+	self := cfg.Self
+	if self == "" {
+		var err error
+		if self, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("sandbox: the helper program: %w", err)
+		}
+	}
+	tmp, err := os.MkdirTemp(cfg.State, "ppml-sandbox-")
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	cg := &cgroup{}
-	sc := bufio.NewScanner(strings.NewReader(string(self)))
-	for sc.Scan() {
-		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
-			continue
+	s := &Sandbox{cfg: cfg, tmp: tmp, self: self}
+	for _, d := range []string{"gocache", "run"} {
+		if err := os.Mkdir(filepath.Join(tmp, d), 0o700); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sandbox: %w", err)
 		}
-		var file, value string
-		switch parts[1] {
-		case "pids":
-			if procs <= 0 {
-				continue
-			}
-			file, value = "pids.max", strconv.Itoa(procs)
-		case "memory":
-			if memory <= 0 {
-				continue
-			}
-			file, value = "memory.limit_in_bytes", strconv.FormatInt(memory, 10)
-		default:
-			continue
-		}
-		dir := filepath.Join("/sys/fs/cgroup", parts[1], parts[2], name)
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			continue
-		}
-		if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0o644); err != nil {
-			os.Remove(dir)
-			continue
-		}
-		if parts[1] == "memory" {
-			// No swap beyond the limit, when the kernel accounts swap.
-			os.WriteFile(filepath.Join(dir, "memory.memsw.limit_in_bytes"), []byte(value), 0o644)
-			cg.memory = true
-		}
-		cg.dirs = append(cg.dirs, dir)
 	}
-	if len(cg.dirs) == 0 {
-		return nil
-	}
-	return cg
+	s.cg = newCgroup(filepath.Base(tmp), cfg.Memory, cfg.Procs)
+	return s, nil
 }
 
-// joinScript is a shell trampoline that moves itself into the cgroups given
-// as its first arguments, up to "--", then runs the rest.
-const joinScript = `while [ "$1" != -- ]; do echo $$ >"$1/cgroup.procs" || exit 125; shift; done; shift; exec "$@"`
-
-// wrap returns argv run inside the cgroups.
-func (cg *cgroup) wrap(argv []string) []string {
-	if cg == nil {
-		return argv
+// Limited reports which limits are enforced by cgroups (for the whole
+// sandbox) rather than by rlimits.
+func (s *Sandbox) Limited() (memory, procs bool) {
+	if s.cg == nil {
+		return false, false
 	}
-	a := []string{"/bin/sh", "-c", joinScript, "sh"}
-	a = append(a, cg.dirs...)
+	for _, d := range s.cg.dirs {
+		if strings.Contains(d, "/pids/") {
+			procs = true
+		}
+	}
+	return s.cg.memory, procs
+}
+
+// OOMKilled reports whether the sandbox's memory cgroup killed a process.
+func (s *Sandbox) OOMKilled() bool { return s.cg.oomKilled() }
+
+// Command returns the command running argv in the sandbox under its init
+// (limits, relays of the ports relay to Unix sockets; see Socket). Extra
+// files of the returned command start at descriptor 3 (bwrap's info fd,
+// when infoFD).
+func (s *Sandbox) Command(ctx context.Context, argv []string, relay []int, infoFD bool) *exec.Cmd {
+	fd := 0
+	if infoFD {
+		fd = 3
+	}
+	memCG, _ := s.Limited()
+	a := append([]string{"bwrap"}, s.cfg.args(s.tmp, s.self, fd)...)
+	a = append(a, "--", binPath, initArg)
+	if s.cfg.CPU > 0 {
+		a = append(a, "--cpu", strconv.Itoa(int(s.cfg.CPU.Seconds())))
+	}
+	if s.cfg.Procs > 0 {
+		a = append(a, "--nproc", strconv.Itoa(s.cfg.Procs))
+	}
+	if s.cfg.Memory > 0 && !memCG {
+		a = append(a, "--as", strconv.FormatInt(s.cfg.Memory, 10))
+	}
+	for _, p := range relay {
+		a = append(a, "--relay", strconv.Itoa(p))
+	}
 	a = append(a, "--")
-	return append(a, argv...)
+	a = s.cg.wrap(append(a, argv...))
+	cmd := exec.CommandContext(ctx, a[0], a[1:]...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
-// oomKilled reports whether the memory cgroup killed a process.
-func (cg *cgroup) oomKilled() bool {
-	if cg == nil {
-		return false
-	}
-	for _, d := range cg.dirs {
-		if data, err := os.ReadFile(filepath.Join(d, "memory.oom_control")); err == nil {
-			for _, l := range strings.Split(string(data), "\n") {
-				if n, ok := strings.CutPrefix(l, "oom_kill "); ok && n != "0" {
-					return true
-				}
-			}
-		}
-	}
-	return false
+// Socket is the host path of the Unix socket that the sandbox's init joins
+// to port on the sandbox's loopback.
+func (s *Sandbox) Socket(port int) string {
+	return filepath.Join(s.tmp, "run", strconv.Itoa(port))
 }
 
-// remove deletes the cgroups, killing whatever is left in them first.
-func (cg *cgroup) remove() {
-	if cg == nil {
-		return
-	}
-	for _, d := range cg.dirs {
-		for range 50 {
-			procs, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-			for _, f := range strings.Fields(string(procs)) {
-				if pid, err := strconv.Atoi(f); err == nil {
-					killPid(pid)
-				}
-			}
-			if os.Remove(d) == nil {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+// Close kills what is left in the sandbox's cgroups and removes them and
+// its private directory.
+func (s *Sandbox) Close() error {
+	s.cg.remove()
+	return os.RemoveAll(s.tmp)
 }
 
-// under reports whether path p is one of dirs or inside one of them.
-func under(p string, dirs []string) bool {
-	p, _ = filepath.Abs(p)
+// Cleanup releases the sandboxes whose helper was killed before it could:
+// it kills what is left in their cgroups, removes the cgroups and their
+// directories under state.
+func Cleanup(state string) {
+	dirs, _ := filepath.Glob(filepath.Join(state, "ppml-sandbox-*"))
 	for _, d := range dirs {
-		d, _ = filepath.Abs(d)
-		if p == d || strings.HasPrefix(p, d+"/") {
-			return true
-		}
+		s := &Sandbox{tmp: d}
+		s.cg = existingCgroup(filepath.Base(d))
+		s.Close()
 	}
-	return false
-}
-
-// moduleSources lists what building against the Go module checked out at
-// root needs: its go.mod and go.sum, and the .go files of its packages but
-// tests, skipping directories named testdata or starting with "." or "_"
-// (which the go command ignores too) and nested modules; and the same of the
-// modules its go.mod replaces by local directories.
-func moduleSources(root string) []string {
-	return moduleSourcesOnce(root, map[string]bool{})
-}
-
-func moduleSourcesOnce(root string, seen map[string]bool) []string {
-	root, err := filepath.Abs(root)
-	if err != nil || seen[root] {
-		return nil
-	}
-	seen[root] = true
-	var out []string
-	if data, err := os.ReadFile(filepath.Join(root, "go.mod")); err == nil {
-		if mod, err := modfile.Parse("go.mod", data, nil); err == nil {
-			for _, r := range mod.Replace {
-				if r.New.Version == "" && modfile.IsDirectoryPath(r.New.Path) {
-					dir := r.New.Path
-					if !filepath.IsAbs(dir) {
-						dir = filepath.Join(root, dir)
-					}
-					out = append(out, moduleSourcesOnce(dir, seen)...)
-				}
-			}
-		}
-	}
-	for _, f := range []string{"go.mod", "go.sum"} {
-		if st, err := os.Stat(filepath.Join(root, f)); err == nil && st.Mode().IsRegular() {
-			out = append(out, filepath.Join(root, f))
-		}
-	}
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if p != root && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
-				return filepath.SkipDir
-			}
-			if _, err := os.Stat(filepath.Join(p, "go.mod")); p != root && err == nil {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.Type().IsRegular() && strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go") {
-			out = append(out, p)
-		}
-		return nil
-	})
-	return out
 }

@@ -14,7 +14,7 @@ import (
 func newTest(t *testing.T) (*Sandbox, string, string) {
 	t.Helper()
 	if err := Available(); err != nil {
-		t.Skip(err)
+		t.Fatalf("the sandbox cannot run here: %v (scripts/install-test-deps.sh installs bubblewrap)", err)
 	}
 	secretDir := t.TempDir()
 	secret := filepath.Join(secretDir, "source.ipynb")
@@ -40,7 +40,7 @@ func newTest(t *testing.T) (*Sandbox, string, string) {
 func run(t *testing.T, s *Sandbox, script string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := s.Command(ctx, []string{"/bin/sh", "-c", script}, false).CombinedOutput()
+	out, err := s.Command(ctx, []string{"/bin/sh", "-c", script}, nil, false).CombinedOutput()
 	return string(out), err
 }
 
@@ -90,11 +90,18 @@ func TestSandboxLimits(t *testing.T) {
 	}
 }
 
+func TestMain(m *testing.M) {
+	if code, ok := Main(os.Args[1:]); ok {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestSandboxSources(t *testing.T) {
 	if err := Available(); err != nil {
-		t.Skip(err)
+		t.Fatalf("the sandbox cannot run here: %v (scripts/install-test-deps.sh installs bubblewrap)", err)
 	}
 	root := t.TempDir()
 	files := map[string]bool{ // visible?
@@ -123,5 +130,36 @@ func TestSandboxSources(t *testing.T) {
 	}
 	if out, _ := run(t, s, "cat "+filepath.Join(root, "go.mod")); !strings.HasPrefix(out, "module m") {
 		t.Errorf("go.mod not visible: %q", out)
+	}
+}
+
+// TestSandboxGoCacheWrite checks that a sandbox with GoCacheWrite writes
+// its build entries to that host directory (the cache program's writable
+// layer), and one without sees it read-only.
+func TestSandboxGoCacheWrite(t *testing.T) {
+	if err := Available(); err != nil {
+		t.Fatal(err)
+	}
+	warm := t.TempDir()
+	s, err := New(&Config{Work: t.TempDir(), GoCacheWrite: warm, Env: []string{"PATH=/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out, err := run(t, s, `set -- $GOCACHEPROG; echo entry > "$3/x" && echo "$3"`)
+	if err != nil || strings.TrimSpace(out) != goCacheWrite {
+		t.Fatalf("GOCACHEPROG's writable layer: %v %q", err, out)
+	}
+	if data, _ := os.ReadFile(filepath.Join(warm, "x")); string(data) != "entry\n" {
+		t.Errorf("the warmed cache did not get the entry: %q", data)
+	}
+	r, err := New(&Config{Work: t.TempDir(), GoCache: []string{warm}, Env: []string{"PATH=/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	out, _ = run(t, r, `set -- $GOCACHEPROG; cat "$4/x"; echo again > "$4/x" && echo wrote`)
+	if !strings.Contains(out, "entry") || strings.Contains(out, "wrote") {
+		t.Errorf("a later sandbox reads the warmed cache read-only: %q", out)
 	}
 }
