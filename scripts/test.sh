@@ -53,15 +53,19 @@ status=$?
 set -e
 summarize "$log"
 
-# The grader's end-to-end tests (the course class, the attack class, the
-# sandbox, autograde's failures) again as a normal user, as a teacher
-# without root runs them: the sandbox must not need root.
+# The headline features again as a normal user, as a teacher or a student
+# without root runs them: the grader's end-to-end tests (the course class, the
+# attack class, the sandbox, autograde's failures: the sandbox must not need
+# root), the course notebook run headless, and the kernel driven by
+# JupyterLab's own client. The user installs what it needs as a user would
+# (its npm packages and its kernel; the Debian packages are the machine's).
 if [ "$(id -u)" = 0 ]; then
-  echo "== go test as a normal user (grader): scripts/as-user.sh ppml-ci go test ..."
+  echo "== go test as a normal user: scripts/as-user.sh ppml-ci go test ..."
   set +e
-  scripts/as-user.sh ppml-ci go test -v -count=1 -p 1 -timeout 60m "$@" \
-    -run 'Test(Course|Attack|Execute|Sandbox|CacheProg|Autograde|Layouts|Refusals|GraderFailure|Resume)' \
-    ./pkg/grade/... ./cmd/ppml/ >"$userlog" 2>&1
+  scripts/as-user.sh ppml-ci bash -c 'scripts/install-test-deps.sh --if-missing >/dev/null && scripts/install-kernel.sh --user --quiet && exec "$@"' deps \
+    go test -v -count=1 -p 1 -timeout 60m "$@" \
+    -run 'Test(Course|Attack|Execute|Sandbox|CacheProg|Autograde|Layouts|Refusals|GraderFailure|Resume|SourceRuns|JupyterLabClient)' \
+    ./pkg/grade/... ./cmd/ppml/ ./notebooks/ ./kernel/kerneltest/ >"$userlog" 2>&1
   ustatus=$?
   set -e
   summarize "$userlog"
