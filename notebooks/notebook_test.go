@@ -193,11 +193,11 @@ var tags = regexp.MustCompile(`<[^>]*>`)
 // pictureCells are cells that must show a picture (an SVG, alone or in an
 // HTML row), in both notebooks.
 var pictureCells = []string{"data-show", "train-one", "fedsgd-run", "hard", "leak", "masked-run", "collude", "dropout", "secagg",
-	"fedavg-compare", "fedavg", "split-step", "split-train"}
+	"fedavg-compare", "fedavg", "split-step", "split-train", "invert", "dlg", "dp-run"}
 
 // demoCells are the demonstrations that run the student's functions: in the
 // release each says that it used the reference, in the solution none does.
-var demoCells = []string{"train-one", "fedsgd-run", "hard", "leak", "masked-run", "collude", "dropout", "secagg", "fedavg-compare", "split-step"}
+var demoCells = []string{"train-one", "fedsgd-run", "hard", "leak", "masked-run", "collude", "dropout", "secagg", "fedavg-compare", "split-step", "invert", "dp-run"}
 
 // usedReference is what a demonstration says when it runs the reference in
 // place of an exercise that is not done (course.Yours).

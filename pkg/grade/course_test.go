@@ -41,34 +41,35 @@ var courseSubmissions = []struct {
 	want     float64
 	status   map[string]TestStatus
 }{
-	{student: "full", answered: allExercises, want: 20},
+	{student: "full", answered: allExercises, want: 24},
 	{student: "partial", answered: []string{"ex1", "ex2", "ex3", "ex4"}, want: 7,
-		status: map[string]TestStatus{"ex5-test": NotAttempted, "ex6-test": NotAttempted, "ex7-test": NotAttempted, "ex8-test": NotAttempted, "ex9-test": NotAttempted}},
+		status: map[string]TestStatus{"ex5-test": NotAttempted, "ex6-test": NotAttempted, "ex7-test": NotAttempted, "ex8-test": NotAttempted, "ex9-test": NotAttempted,
+			"ex10-test": NotAttempted, "ex11-test": NotAttempted}},
 	// Everything but ex3: what calls BatchGradient or Step fails, and says why.
-	{student: "skips_ex3", answered: []string{"ex1", "ex2", "ex4", "ex5", "ex6", "ex7", "ex8", "ex9"}, want: 6,
+	{student: "skips_ex3", answered: []string{"ex1", "ex2", "ex4", "ex5", "ex6", "ex7", "ex8", "ex9", "ex10", "ex11"}, want: 10,
 		status: map[string]TestStatus{"ex3-test": NotAttempted, "ex4-test": Failed, "ex5-test": Failed, "ex6-test": Failed, "ex7-test": Failed, "ex8-test": Failed}},
 	// A Step with the bias's sign wrong: its test fails, and so does the
 	// masked round's, whose server steps with it.
-	{student: "wrong_step", answered: allExercises, want: 16,
+	{student: "wrong_step", answered: allExercises, want: 20,
 		edits:  map[string][][2]string{"ex3": {{"B: m.B - lr*g.B", "B: m.B + lr*g.B"}}},
 		status: map[string]TestStatus{"ex3-test": Failed, "ex8-test": Failed}},
-	{student: "panics_fedsgd", answered: allExercises, want: 17,
+	{student: "panics_fedsgd", answered: allExercises, want: 21,
 		edits:  map[string][][2]string{"ex6": {{"grads[i] = Gradient(", "grads[i+1] = Gradient("}}},
 		status: map[string]TestStatus{"ex6-test": Failed}},
 	// A syntax error in ex2: its stub runs in its place, so ex3's cell
 	// (BatchGradient calls Forward, Step does not) still compiles; the tests
-	// of what calls Forward fail, ex1 and ex9 pass.
-	{student: "syntax_error_ex2", answered: allExercises, want: 4,
+	// of what calls Forward fail, ex1, ex9, ex10 and ex11 pass.
+	{student: "syntax_error_ex2", answered: allExercises, want: 8,
 		edits: map[string][][2]string{"ex2": {{"scores[i] = s", "scores[i] = s +"}}},
 		status: map[string]TestStatus{"ex2-test": NoCompile, "ex3-test": Failed, "ex4-test": Failed, "ex5-test": Failed,
 			"ex6-test": Failed, "ex7-test": Failed, "ex8-test": Failed}},
 	// A type error in ex5: ex5 and what calls Gradient (ex6, ex7, ex8) fail.
-	{student: "type_error_ex5", answered: allExercises, want: 10,
+	{student: "type_error_ex5", answered: allExercises, want: 14,
 		edits:  map[string][][2]string{"ex5": {{"batches++", "batches++\n\t\tbatches = \"many\""}}},
 		status: map[string]TestStatus{"ex5-test": NoCompile, "ex6-test": Failed, "ex7-test": Failed, "ex8-test": Failed}},
 	// Looks for the solutions in the project's checkout that the kernel
 	// builds against: its .git, the source notebook, the grader's test data.
-	{student: "snoops", answered: allExercises, want: 20,
+	{student: "snoops", answered: allExercises, want: 24,
 		edits: map[string][][2]string{"ex1": {{"out := make(", `for _, p := range []string{".git/HEAD", "notebooks/source/ppml-course.ipynb", "pkg/grade/testdata/course/full.ipynb", "pkg/grade/course_test.go"} {
 		if _, err := os.ReadFile(filepath.Join(os.Getenv("PPML_ROOT"), p)); err == nil {
 			panic("read " + p)
@@ -80,7 +81,7 @@ var courseSubmissions = []struct {
 	out := make(`}}}},
 }
 
-var allExercises = []string{"ex1", "ex2", "ex3", "ex4", "ex5", "ex6", "ex7", "ex8", "ex9"}
+var allExercises = []string{"ex1", "ex2", "ex3", "ex4", "ex5", "ex6", "ex7", "ex8", "ex9", "ex10", "ex11"}
 
 // solved returns the text of a solution cell of the source as a student
 // who solved it would hand it in: without the solution markers and stubs.
@@ -284,7 +285,7 @@ func TestCourseGrades(t *testing.T) {
 	if err := WriteGradebook(outDir, grades); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]float64{"solution": 20, "release": 0}
+	want := map[string]float64{"solution": 24, "release": 0}
 	status := map[string]map[string]TestStatus{"release": {}}
 	for _, id := range allExercises {
 		status["release"][id+"-test"] = NotAttempted
@@ -302,8 +303,8 @@ func TestCourseGrades(t *testing.T) {
 				t.Logf("    %-9s %-13s %s", tr.ID, tr.Status, strings.ReplaceAll(tr.Message, "\n", " | "))
 			}
 		}
-		if gr.Score != want[gr.Student] || gr.MaxScore != 20 {
-			t.Errorf("%s: %g/%g, want %g/20", gr.Student, gr.Score, gr.MaxScore, want[gr.Student])
+		if gr.Score != want[gr.Student] || gr.MaxScore != 24 {
+			t.Errorf("%s: %g/%g, want %g/24", gr.Student, gr.Score, gr.MaxScore, want[gr.Student])
 		}
 		if len(gr.Issues) > 0 || gr.NotGraded != "" {
 			t.Errorf("%s: issues %v, not graded %q; want none", gr.Student, gr.Issues, gr.NotGraded)
@@ -323,13 +324,13 @@ func TestCourseGrades(t *testing.T) {
 	}
 	// What the feedback tells the students whose answers fail.
 	feedback := map[string][]string{
-		"release":          {"not implemented yet", "0 / 20"},
+		"release":          {"not implemented yet", "0 / 24"},
 		"wrong_step":       {"Step(...).B = -0.5, want 0.5"},
 		"panics_fedsgd":    {"index out of range"}, // GoNB maps the panic to "in FedSGD, line N" only sometimes
 		"syntax_error_ex2": {"does not compile", "line 10: expected operand", "the stub that ran in place of an answer that does not compile: Exercise 2: the forward pass (2 points) (cell ex2)"},
 		"type_error_ex5":   {"does not compile", "cannot use"},
 		"skips_ex3":        {"an exercise above that is not done yet"},
-		"solution":         {"20 / 20"},
+		"solution":         {"24 / 24"},
 	}
 	for student, wants := range feedback {
 		page, err := os.ReadFile(filepath.Join(outDir, "feedback", student+".html"))
@@ -366,7 +367,7 @@ func TestCourseValidate(t *testing.T) {
 		got = append(got, tr.ID+"="+string(tr.Status))
 	}
 	sort.Strings(got)
-	want := "ex1-test=passed ex2-test=passed ex3-test=passed ex4-test=passed ex5-test=not-attempted ex6-test=not-attempted ex7-test=not-attempted ex8-test=not-attempted ex9-test=not-attempted"
+	want := "ex1-test=passed ex10-test=not-attempted ex11-test=not-attempted ex2-test=passed ex3-test=passed ex4-test=passed ex5-test=not-attempted ex6-test=not-attempted ex7-test=not-attempted ex8-test=not-attempted ex9-test=not-attempted"
 	if strings.Join(got, " ") != want {
 		t.Errorf("validate: %s\nwant %s", strings.Join(got, " "), want)
 	}
@@ -384,7 +385,7 @@ func TestCourseValidate(t *testing.T) {
 	}
 	for _, tr := range tests {
 		switch {
-		case tr.ID == "ex1-test" || tr.ID == "ex9-test":
+		case tr.ID == "ex1-test" || tr.ID == "ex9-test" || tr.ID == "ex10-test" || tr.ID == "ex11-test":
 			if tr.Status != Passed {
 				t.Errorf("validate syntax_error_ex2: %s is %s (%s)", tr.ID, tr.Status, tr.Message)
 			}
