@@ -33,6 +33,7 @@ type flConfig struct {
 	secaggMaxWeight, secaggThreshold       int
 	seed                                   int64
 	digits, model                          string
+	digitList                              []int // parsed from digits by setup
 	dpClip, dpNoise, sample, dpDelta       float64
 	dpSeed                                 uint64
 }
@@ -162,28 +163,16 @@ func runFedAvg(args []string) error {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	digits, err := parseDigits(c.digits)
+	train, test, p, err := c.setup()
 	if err != nil {
 		return err
 	}
-	train, testSet, err := mnistio.LoadData()
-	if err != nil {
-		return err
-	}
-	clients, err := fedavg.DigitClients(train, c.clients, c.seed, digits...)
+	clients, err := fedavg.DigitClients(train, c.clients, c.seed, c.digitList...)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	test, err := fedavg.DigitData(testSet, digits...)
-	if err != nil {
-		return err
-	}
-	p, err := c.process(test.Features, len(digits))
-	if err != nil {
-		return err
-	}
 	if *sweep != "" {
-		return c.noiseSweep(*sweep, clients, test, len(digits))
+		return c.noiseSweep(*sweep, clients, test, len(c.digitList))
 	}
 	start := time.Now()
 	state, err := p.Run(c.rounds, p.Local(clients), c.printRound)
@@ -191,6 +180,24 @@ func runFedAvg(args []string) error {
 		return err
 	}
 	return printResult(p, state, test, time.Since(start))
+}
+
+// setup parses --digits into c.digitList, loads MNIST and returns its
+// training set, the test set of the digits and the federated averaging
+// process of the configuration.
+func (c *flConfig) setup() (train mnistio.Set, test fedavg.Dataset, p *fedavg.Process, err error) {
+	if c.digitList, err = parseDigits(c.digits); err != nil {
+		return train, test, nil, err
+	}
+	train, testSet, err := mnistio.LoadData()
+	if err != nil {
+		return train, test, nil, err
+	}
+	if test, err = fedavg.DigitData(testSet, c.digitList...); err != nil {
+		return train, test, nil, err
+	}
+	p, err = c.process(test.Features, len(c.digitList))
+	return train, test, p, err
 }
 
 // noiseSweep prints, as CSV, DP-FedAvg's test accuracy and epsilon for each
@@ -233,19 +240,7 @@ func runFLServer(args []string) error {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	digits, err := parseDigits(c.digits)
-	if err != nil {
-		return err
-	}
-	_, testSet, err := mnistio.LoadData()
-	if err != nil {
-		return err
-	}
-	test, err := fedavg.DigitData(testSet, digits...)
-	if err != nil {
-		return err
-	}
-	p, err := c.process(test.Features, len(digits))
+	_, test, p, err := c.setup()
 	if err != nil {
 		return err
 	}
