@@ -15,6 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 [ "$(id -u)" = 0 ] || { echo "as-user.sh: run as root (it creates the user)" >&2; exit 2; }
+# useradd and runuser live in sbin, which a non-login root PATH may lack.
+export PATH=$PATH:/usr/sbin:/sbin
 [ $# -ge 2 ] || { echo "usage: as-user.sh USER COMMAND [ARGS...]" >&2; exit 2; }
 user=$1; shift
 id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$user"

@@ -17,9 +17,10 @@ import (
 // first message with its cell line ("Cell[5]: Line 2: undefined: x"), and
 // every message as traceback, as it does for a panic.
 
-// compileErrorName is the ename of the error the front makes of a failed
-// build.
-const compileErrorName = "compile error"
+// CompileErrorName is the ename of the error the front makes of a cell
+// that failed to build (parse, goimports or go build); a client such as the
+// grader tells a compile error from a failed run by it.
+const CompileErrorName = "compile error"
 
 var (
 	// stderrBlock marks GoNB's rendering of a tool's stderr.
@@ -60,7 +61,7 @@ func compileError(messages []string) errorContent {
 	if n := len(messages) - 1; n > 0 {
 		value += fmt.Sprintf(" (and %d more line(s) in the traceback)", n)
 	}
-	return errorContent{EName: compileErrorName, EValue: value, Traceback: messages}
+	return errorContent{EName: CompileErrorName, EValue: value, Traceback: messages}
 }
 
 // failedTool reports whether an error of GoNB's says that one of the tools

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/ppml-go/ppml/kernel/front"
 	"html"
 	"regexp"
 	"strings"
@@ -45,14 +46,15 @@ type Executor interface {
 	Execute(ctx context.Context, nb *nbformat.Notebook, stubs map[int]string) ([]CellResult, error)
 }
 
-// compileFailure matches the errors GoNB reports for a cell that it could not
-// build: a parse error, or a failed goimports, go get or go build.
+// compileFailure matches the errors plain GoNB reports for a cell that it
+// could not build: a parse error, or a failed goimports, go get or go build.
 var compileFailure = regexp.MustCompile(`^(parsing go files|failed to run "\S*\bgo(imports)? )`)
 
 // CompileFailed reports whether the cell failed before its program ran:
-// it did not parse, import or compile.
+// it did not parse, import or compile. The ppml-go kernel names such an
+// error front.CompileErrorName; plain GoNB says which tool failed.
 func CompileFailed(r CellResult) bool {
-	return r.Status == runner.StatusError && compileFailure.MatchString(r.EValue)
+	return r.Status == runner.StatusError && (r.EName == front.CompileErrorName || compileFailure.MatchString(r.EValue))
 }
 
 // TestStatus says how a test fared, as the gradebook records it.

@@ -3,6 +3,7 @@ package grade
 import (
 	"context"
 	"encoding/json"
+	"github.com/ppml-go/ppml/kernel/front"
 	"strings"
 	"testing"
 
@@ -65,6 +66,10 @@ func TestErrorMessage(t *testing.T) {
 		if got := errorMessage(tt.cr); got != tt.want {
 			t.Errorf("%s:\n%s\nwant\n%s", tt.name, got, tt.want)
 		}
+	}
+	kernelCompile := CellResult{Status: runner.StatusError, EName: front.CompileErrorName, EValue: "Cell[5]: Line 2: undefined: x"}
+	if !CompileFailed(kernelCompile) {
+		t.Errorf("CompileFailed(%+v) = false, want true (the ppml-go kernel's compile error)", kernelCompile)
 	}
 	if !CompileFailed(tests[0].cr) || CompileFailed(tests[1].cr) {
 		t.Error("CompileFailed does not tell a build failure from a panic")
