@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -13,10 +14,6 @@ import (
 	"github.com/ppml-go/ppml/pkg/attack"
 	"github.com/ppml-go/ppml/pkg/mnistio"
 )
-
-func init() {
-	register(command{name: "attack gradient", summary: "recover training images from a federated gradient (analytic inversion, DLG), also through SecAgg sums and DP noise", run: runAttackGradient})
-}
 
 // parseList parses a comma-separated list of numbers of one flag; for an
 // int list each must be an integer.
@@ -38,8 +35,9 @@ func parseList[T int | float64](flagName, s string) ([]T, error) {
 // runAttackGradient attacks the gradients of --images MNIST images in every
 // setting of the lists --batch, --secagg-clients and --dp-noise, printing a
 // line per setting, and a last line over every image of every setting.
-func runAttackGradient(args []string) error {
+func runAttackGradient(stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("attack gradient", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	modelName := fs.String("model", "mlp", "model whose gradient is attacked: perceptron (zeros and ones) or mlp (784-hidden-10, all digits)")
 	batches := fs.String("batch", "1", "client batch size; a comma-separated list runs each")
 	images := fs.Int("images", 16, "images attacked per setting (a multiple of each batch size)")
@@ -153,26 +151,23 @@ func runAttackGradient(args []string) error {
 				case m == attack.Analytic || m == attack.Auto && b == 1:
 					how = "analytic"
 				}
-				fmt.Printf("%s batch %d, %d client(s), dp noise %g: median PSNR %.1f dB, median MSE %.4g, max abs pixel error %.2g, exact %d of %d, labels %d of %d (%s; mean-image baseline %.1f dB; %.1f s)\n",
+				fmt.Fprintf(stdout, "%s batch %d, %d client(s), dp noise %g: median PSNR %.1f dB, median MSE %.4g, max abs pixel error %.2g, exact %d of %d, labels %d of %d (%s; mean-image baseline %.1f dB; %.1f s)\n",
 					kind, b, k, z, rep.MedianPSNR(), rep.MedianMSE(), rep.MaxAbsError, rep.Exact, len(rep.MSE), rep.LabelsRight, rep.Labels, how, rep.BaselinePSNR, time.Since(start).Seconds())
 				all.PSNR, all.MSE = append(all.PSNR, rep.PSNR...), append(all.MSE, rep.MSE...)
 				all.LabelsRight, all.Labels = all.LabelsRight+rep.LabelsRight, all.Labels+rep.Labels
 			}
 		}
 	}
-	fmt.Printf("reconstruction: median PSNR %.1f dB, median MSE %.4g, labels %d of %d\n", all.MedianPSNR(), all.MedianMSE(), all.LabelsRight, all.Labels)
+	fmt.Fprintf(stdout, "reconstruction: median PSNR %.1f dB, median MSE %.4g, labels %d of %d\n", all.MedianPSNR(), all.MedianMSE(), all.LabelsRight, all.Labels)
 	return nil
-}
-
-func init() {
-	register(command{name: "attack split-labels", summary: "label leakage at the split-learning cut: norm and cosine attacks, with an optional defence", run: runAttackSplitLabels})
 }
 
 // runAttackSplitLabels trains the split network with the cut gradient,
 // attacks the cut gradients every epoch, and prints the last epoch's leak
 // AUCs with the test accuracy.
-func runAttackSplitLabels(args []string) error {
+func runAttackSplitLabels(stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("attack split-labels", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	defenceName := fs.String("defence", "none", "what the label party does to the cut gradients: none, noise (isotropic Gaussian) or maxnorm (Li et al.'s max-norm heuristic)")
 	scale := fs.Float64("noise-scale", 1, "noise defence: per-coordinate standard deviation in units of the batch's largest cut-gradient norm over sqrt(640)")
 	positive := fs.String("positive", "0", "comma-separated digits of the positive class (the rest are negative)")
@@ -217,11 +212,11 @@ func runAttackSplitLabels(args []string) error {
 	}
 	trainX, trainY := flat(train.Slice(0, *nTrain))
 	testX, testY := flat(test)
-	fmt.Printf("split learning 784-128-640 | 640-1 on MNIST digits %s against the rest, defence %s\n", *positive, d)
+	fmt.Fprintf(stdout, "split learning 784-128-640 | 640-1 on MNIST digits %s against the rest, defence %s\n", *positive, d)
 	res, err := attack.SplitLabelLeak(trainX, trainY, testX, testY, attack.SplitConfig{
 		Epochs: *epochs, Batch: *batch, LR: *lr, Defence: d, NoiseScale: *scale, Seed: *seed,
 		OnEpoch: func(epoch int, loss, normAUC, cosAUC float64) {
-			fmt.Printf("epoch %d: loss %.4f, leak AUC norm %.3f, cosine %.3f\n", epoch, loss, normAUC, cosAUC)
+			fmt.Fprintf(stdout, "epoch %d: loss %.4f, leak AUC norm %.3f, cosine %.3f\n", epoch, loss, normAUC, cosAUC)
 		},
 	})
 	if err != nil {
@@ -230,6 +225,6 @@ func runAttackSplitLabels(args []string) error {
 		}
 		return err
 	}
-	fmt.Printf("leak AUC: norm %.3f, cosine %.3f; test accuracy %.4f\n", res.NormAUC, res.CosineAUC, res.TestAccuracy)
+	fmt.Fprintf(stdout, "leak AUC: norm %.3f, cosine %.3f; test accuracy %.4f\n", res.NormAUC, res.CosineAUC, res.TestAccuracy)
 	return nil
 }

@@ -21,14 +21,9 @@ import (
 	"github.com/ppml-go/ppml/pkg/grade/sandbox"
 )
 
-func init() {
-	register(command{name: "assign", summary: "make the student release of a source notebook (solutions stubbed, hidden tests removed)", run: runAssign})
-	register(command{name: "validate", summary: "run a notebook and report its visible tests", run: runValidate})
-	register(command{name: "autograde", summary: "grade a class's submissions in a sandbox: gradebook and feedback", run: runAutograde})
-}
-
-func runAssign(args []string) error {
+func runAssign(stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("assign", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	out := fs.String("o", "", "release notebook to write (required)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: ppml assign SOURCE.ipynb -o RELEASE.ipynb")
@@ -123,8 +118,9 @@ func parseBytes(s string) (int64, error) {
 	return n, nil
 }
 
-func runValidate(args []string) error {
+func runValidate(stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	var kf kernelFlags
 	kf.register(fs)
 	sandboxed := fs.Bool("sandbox", false, "run the notebook in the grader's sandbox")
@@ -154,7 +150,7 @@ func runValidate(args []string) error {
 		return err
 	}
 	if len(tests) == 0 {
-		fmt.Println("no test cells in", path)
+		fmt.Fprintln(stdout, "no test cells in", path)
 		return nil
 	}
 	var score, total float64
@@ -171,33 +167,29 @@ func runValidate(args []string) error {
 		if t.Title != "" {
 			name = t.Title + " (" + t.ID + ")"
 		}
-		fmt.Printf("%s %3g/%-3g %s", mark, t.Points, t.MaxPoints, name)
+		fmt.Fprintf(stdout, "%s %3g/%-3g %s", mark, t.Points, t.MaxPoints, name)
 		if t.Status != grade.Passed {
 			msg := strings.ReplaceAll(t.Message, "\n", "\n      ")
-			fmt.Printf("\n      %s: %s", t.Status, strings.ReplaceAll(msg, "\n      \n", "\n\n"))
+			fmt.Fprintf(stdout, "\n      %s: %s", t.Status, strings.ReplaceAll(msg, "\n      \n", "\n\n"))
 			if t.Hint != "" {
-				fmt.Printf("\n      hint: %s", t.Hint)
+				fmt.Fprintf(stdout, "\n      hint: %s", t.Hint)
 			}
 		}
-		fmt.Println()
+		fmt.Fprintln(stdout)
 	}
-	fmt.Printf("%d/%d tests passed, %g/%g points\n", len(tests)-failed, len(tests), score, total)
+	fmt.Fprintf(stdout, "%d/%d tests passed, %g/%g points\n", len(tests)-failed, len(tests), score, total)
 	if failed > 0 {
 		return fmt.Errorf("%d test(s) failed", failed)
 	}
 	return nil
 }
 
-func runAutograde(args []string) error {
-	return autograde(os.Stdout, os.Stderr, args)
-}
-
-// autograde is `ppml autograde`, writing its report to stdout and its
+// runAutograde is `ppml autograde`, writing its report to stdout and its
 // progress to stderr. A submission the grader could not grade (no kernel,
 // a sandbox failure, a full disk, ...) is recorded as not-graded, with the
 // reason, never as a score; the command then fails, saying how many and
 // why, and --resume grades again only those.
-func autograde(stdout, stderr io.Writer, args []string) error {
+func runAutograde(stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("autograde", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var kf kernelFlags

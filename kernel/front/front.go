@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,7 +77,7 @@ type internalRequest struct {
 // kernel is one running front with its GoNB child.
 type kernel struct {
 	cfg     Config
-	log     *log.Logger
+	log     *slog.Logger
 	front   *jupyter.Sockets // bound for Jupyter's clients
 	child   *jupyter.Sockets // connected to GoNB
 	session *jupyter.Session
@@ -105,7 +105,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	k := &kernel{
 		cfg:      cfg,
-		log:      log.New(cfg.Log, "ppml kernel: ", log.LstdFlags),
+		log:      slog.New(slog.NewTextHandler(cfg.Log, nil)).With("kernel", "ppml"),
 		session:  jupyter.NewSession(),
 		pending:  map[string]route{},
 		catchers: map[string]*errorCatcher{},
@@ -134,7 +134,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	// What GoNB or its guardian leaves when killed is adopted by the front
 	// and killed before Run returns.
 	if err := reaper.BecomeSubreaper(); err != nil {
-		k.log.Print(err)
+		k.log.Warn("cannot adopt what gonb leaves behind", "err", err)
 	}
 	defer killOrphans(k.log)
 
@@ -189,7 +189,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return fmt.Errorf("gonb did not start: %w", err)
 	}
 	if err := k.setup(dialCtx, exited); err != nil {
-		k.log.Print(err)
+		k.log.Error("setting up the notebook's module", "err", err)
 	}
 	for _, ch := range []jupyter.Channel{jupyter.Shell, jupyter.Control, jupyter.Stdin} {
 		go k.fromClient(ch)
@@ -211,7 +211,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		stopProcess(cmd, exited, k.log)
 		return nil
 	case <-orphaned:
-		k.log.Printf("the client that started the kernel (pid %d) is gone: stopping", cfg.ParentPID)
+		k.log.Info("the client that started the kernel is gone: stopping", "pid", cfg.ParentPID)
 		stopProcess(cmd, exited, k.log)
 		return nil
 	}
@@ -363,11 +363,11 @@ func (k *kernel) fromClient(ch jupyter.Channel) {
 			if !undecodable(err) {
 				return // closed
 			}
-			k.log.Printf("dropped a message from a client: %v", err)
+			k.log.Warn("dropped a message from a client", "err", err)
 			continue
 		}
 		if err := k.clientMessage(ch, m); err != nil {
-			k.log.Print(err)
+			k.log.Error("serving a client's message", "err", err)
 		}
 	}
 }
@@ -460,11 +460,11 @@ func (k *kernel) fromChild(ch jupyter.Channel) {
 			if !undecodable(err) {
 				return // closed, or gonb is gone
 			}
-			k.log.Printf("dropped a message from gonb: %v", err)
+			k.log.Warn("dropped a message from gonb", "err", err)
 			continue
 		}
 		if err := k.childMessage(ch, m); err != nil {
-			k.log.Print(err)
+			k.log.Error("serving gonb's message", "err", err)
 		}
 	}
 }
@@ -594,7 +594,7 @@ func (k *kernel) patchInspect(m *jupyter.Message, onCommand bool) {
 		return
 	}
 	if k.cfg.Verbose {
-		k.log.Printf("inspect found nothing: %v", c.Data["text/plain"])
+		k.log.Info("inspect found nothing", "text", c.Data["text/plain"])
 	}
 	_ = m.SetContent(map[string]any{"status": "ok", "found": false, "data": map[string]any{}, "metadata": map[string]any{}})
 }
@@ -624,12 +624,12 @@ func (k *kernel) logInternal(m *jupyter.Message) {
 	case "stream":
 		var s streamContent
 		if m.DecodeContent(&s) == nil && strings.TrimSpace(s.Text) != "" && (s.Name != "stdout" || k.cfg.Verbose) {
-			k.log.Printf("gonb, in a cell of the front's own: %s", strings.TrimSpace(s.Text))
+			k.log.Info("gonb, in a cell of the front's own", "stream", s.Name, "text", strings.TrimSpace(s.Text))
 		}
 	case "error":
 		var e errorContent
 		if m.DecodeContent(&e) == nil {
-			k.log.Printf("gonb, in a cell of the front's own: %s: %s", e.EName, e.EValue)
+			k.log.Error("gonb, in a cell of the front's own", "ename", e.EName, "evalue", e.EValue)
 		}
 	}
 }
@@ -650,20 +650,20 @@ func isIdle(m *jupyter.Message) bool {
 
 // killOrphans kills the front's remaining descendants: what GoNB left when
 // it exited, adopted by the front as subreaper.
-func killOrphans(l *log.Logger) {
+func killOrphans(l *slog.Logger) {
 	for _, pid := range reaper.KillDescendants(os.Getpid()) {
-		l.Printf("killed process %d left behind by gonb", pid)
+		l.Info("killed a process left behind by gonb", "pid", pid)
 	}
 }
 
 // stopProcess asks cmd to exit with SIGTERM and kills it after StopTimeout.
-func stopProcess(cmd *exec.Cmd, exited chan error, l *log.Logger) {
+func stopProcess(cmd *exec.Cmd, exited chan error, l *slog.Logger) {
 	terminate(cmd)
 	select {
 	case err := <-exited:
 		exited <- err
 	case <-time.After(StopTimeout):
-		l.Printf("gonb did not exit %v after SIGTERM: killing it", StopTimeout)
+		l.Warn("gonb did not exit after SIGTERM: killing it", "after", StopTimeout)
 		_ = cmd.Process.Kill()
 		exited <- <-exited
 	}
