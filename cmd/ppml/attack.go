@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -80,8 +79,7 @@ func runAttackGradient(stdout, stderr io.Writer, args []string) error {
 
 // parseGradientAttack parses and checks the flags of `ppml attack gradient`.
 func parseGradientAttack(stderr io.Writer, args []string) (*gradientAttack, error) {
-	fs := flag.NewFlagSet("attack gradient", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("attack gradient", stderr)
 	modelName := fs.String("model", "mlp", "model whose gradient is attacked: perceptron (zeros and ones) or mlp (784-hidden-10, all digits)")
 	batches := fs.String("batch", "1", "client batch size; a comma-separated list runs each")
 	images := fs.Int("images", 16, "images attacked per setting (a multiple of each batch size)")
@@ -211,8 +209,7 @@ func (a *gradientAttack) run(w io.Writer, net *attack.Net, x [][]float64, y []in
 // attacks the cut gradients every epoch, and prints the last epoch's leak
 // AUCs with the test accuracy.
 func runAttackSplitLabels(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("attack split-labels", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("attack split-labels", stderr)
 	defenceName := fs.String("defence", "none", "what the label party does to the cut gradients: none, noise (isotropic Gaussian) or maxnorm (Li et al.'s max-norm heuristic)")
 	scale := fs.Float64("noise-scale", 1, "noise defence: per-coordinate standard deviation in units of the batch's largest cut-gradient norm over sqrt(640)")
 	positive := fs.String("positive", "0", "comma-separated digits of the positive class (the rest are negative)")

@@ -12,8 +12,7 @@ import (
 // sampled Gaussian mechanism, given either as --q and --steps or as --n,
 // --batch and --epochs.
 func runDPEpsilon(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("dp epsilon", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("dp epsilon", stderr)
 	q := fs.Float64("q", 0, "sampling rate of a step (batch/examples, or sampled/total clients)")
 	z := fs.Float64("noise", 0, "noise multiplier z: noise standard deviation over the clipping norm")
 	steps := fs.Int("steps", 0, "number of steps (rounds)")

@@ -155,8 +155,7 @@ func printResult(w io.Writer, p *fedavg.Process, state fedavg.State, test fedavg
 }
 
 func runFedAvg(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("fl fedavg", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("fl fedavg", stderr)
 	var c flConfig
 	c.register(fs)
 	sweep := fs.String("dp-sweep", "", "with --dp-clip: comma-separated noise multipliers; train once per value and print CSV of epsilon and test accuracy")
@@ -231,8 +230,7 @@ func (c *flConfig) noiseSweep(w io.Writer, list string, clients []fedavg.Dataset
 }
 
 func runFLServer(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("fl server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("fl server", stderr)
 	var c flConfig
 	c.register(fs)
 	listen := fs.String("listen", "tcp://127.0.0.1:5555", "ZeroMQ endpoint to listen on")
@@ -277,8 +275,7 @@ func runFLServer(stdout, stderr io.Writer, args []string) error {
 }
 
 func runFLClient(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("fl client", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("fl client", stderr)
 	connect := fs.String("connect", "tcp://127.0.0.1:5555", "ZeroMQ endpoint of the server")
 	id := fs.Int("id", 0, "this client's index, 0 to clients-1")
 	idRange := fs.String("ids", "", "run several clients in this process, e.g. 0-49 (instead of --id)")

@@ -22,8 +22,7 @@ import (
 )
 
 func runAssign(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("assign", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("assign", stderr)
 	out := fs.String("o", "", "release notebook to write (required)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: ppml assign SOURCE.ipynb -o RELEASE.ipynb")
@@ -119,8 +118,7 @@ func parseBytes(s string) (int64, error) {
 }
 
 func runValidate(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("validate", stderr)
 	var kf kernelFlags
 	kf.register(fs)
 	sandboxed := fs.Bool("sandbox", false, "run the notebook in the grader's sandbox")
@@ -277,8 +275,7 @@ func runAutograde(stdout, stderr io.Writer, args []string) error {
 
 // parseAutograde parses and checks the flags of `ppml autograde`.
 func parseAutograde(stderr io.Writer, args []string) (*autogradeFlags, error) {
-	fs := flag.NewFlagSet("autograde", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("autograde", stderr)
 	a := &autogradeFlags{}
 	a.kf.register(fs)
 	fs.StringVar(&a.source, "source", "", "source notebook with solutions and hidden tests (required)")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,8 +17,7 @@ import (
 // or `ppml kernel --root DIR --warm MODDIR`, with which the script warms the
 // build cache.
 func runKernel(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("ppml kernel", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("ppml kernel", stderr)
 	root := fs.String("root", os.Getenv("PPML_ROOT"), "checkout of the module that notebooks import (`dir`); default $PPML_ROOT")
 	gonb := fs.String("gonb", "", "the gonb binary (`path`); default: gonb on PATH")
 	verbose := fs.Bool("v", false, "log GoNB's informational messages too")

@@ -62,6 +62,14 @@ func printfTo(l *slog.Logger) func(format string, args ...any) {
 	return func(format string, args ...any) { l.Info(fmt.Sprintf(format, args...)) }
 }
 
+// newFlagSet returns the flag set of a subcommand, which returns its
+// errors and writes its usage to stderr.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
 // errUsage is returned by a subcommand whose arguments are wrong; main then
 // exits with status 2 instead of 1.
 var errUsage = errors.New("usage error")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -20,8 +19,7 @@ type perceptronFlags struct {
 }
 
 func runPerceptron(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("fl perceptron", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("fl perceptron", stderr)
 	var f perceptronFlags
 	fs.StringVar(&f.mode, "mode", "fedsgd", "single (party 0 alone), fedsgd, masked (FedSGD with pairwise masks) or fedavg")
 	fs.StringVar(&f.partition, "partition", "notebook",

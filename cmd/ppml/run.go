@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,8 +30,7 @@ flags:
 `
 
 func runNotebook(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("run", stderr)
 	out := fs.String("o", "", "output notebook (default NAME.nbconvert.ipynb; - for stdout)")
 	inplace := fs.Bool("inplace", false, "overwrite NOTEBOOK with the executed notebook")
 	timeout := fs.Duration("timeout", 5*time.Minute, "per-cell timeout (0: none)")

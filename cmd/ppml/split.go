@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -35,8 +34,7 @@ var splitModels = map[string]splitModel{
 }
 
 func runSplitTrain(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("split train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("split train", stderr)
 	epochs := fs.Int("epochs", 5, "training epochs")
 	batch := fs.Int("batch", 64, "batch size")
 	lr := fs.Float64("lr", 0.03, "SGD learning rate of every segment")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,8 +14,7 @@ import (
 )
 
 func runWorker(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("worker", stderr)
 	listen := fs.String("listen", "", "ZeroMQ address to listen on, e.g. tcp://127.0.0.1:5555 (port 0 picks a free port)")
 	id := fs.String("id", "worker", "the worker's name, as reported to its clients")
 	maxBytes := fs.Int("max-message-bytes", split.DefaultMaxMessageBytes, "largest request accepted")
