@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"time"
@@ -188,7 +189,7 @@ func (s *Server) exchange(ctx context.Context, pending map[int]bool, h handler) 
 	for len(pending) > 0 {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("fedavg: waiting for clients %v: %w", keys(pending), ctx.Err())
+			return fmt.Errorf("fedavg: waiting for clients %v: %w", slices.Sorted(maps.Keys(pending)), ctx.Err())
 		case in := <-s.in:
 			if in.err != nil {
 				return fmt.Errorf("fedavg: server socket: %w", in.err)
@@ -233,15 +234,6 @@ func (s *Server) exchange(ctx context.Context, pending map[int]bool, h handler) 
 		}
 	}
 	return nil
-}
-
-func keys(m map[int]bool) []int {
-	var ids []int
-	for k := range m {
-		ids = append(ids, k)
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // dispatch handles what every exchange handles alike: it registers hellos,
