@@ -191,13 +191,9 @@ func (s *Server) exchange(ctx context.Context, pending map[int]bool, h handler) 
 		case <-ctx.Done():
 			return fmt.Errorf("fedavg: waiting for clients %v: %w", slices.Sorted(maps.Keys(pending)), ctx.Err())
 		case in := <-s.in:
-			if in.err != nil {
-				return fmt.Errorf("fedavg: server socket: %w", in.err)
-			}
-			p, err := s.dispatch(in)
+			p, err := s.sender(in)
 			if err != nil {
-				s.logf("fedavg server: %v", err)
-				continue
+				return err
 			}
 			if p == nil || p.dropped || !pending[p.id] {
 				continue
@@ -234,6 +230,20 @@ func (s *Server) exchange(ctx context.Context, pending map[int]bool, h handler) 
 		}
 	}
 	return nil
+}
+
+// sender dispatches in: it returns the sender, nil for a message refused
+// (logged), or the socket's error.
+func (s *Server) sender(in inbound) (*peer, error) {
+	if in.err != nil {
+		return nil, fmt.Errorf("fedavg: server socket: %w", in.err)
+	}
+	p, err := s.dispatch(in)
+	if err != nil {
+		s.logf("fedavg server: %v", err)
+		return nil, nil
+	}
+	return p, nil
 }
 
 // dispatch handles what every exchange handles alike: it registers hellos,
@@ -323,13 +333,9 @@ func (s *Server) WaitClients(ctx context.Context) error {
 				}
 			}
 		case in := <-s.in:
-			if in.err != nil {
-				return fmt.Errorf("fedavg: server socket: %w", in.err)
-			}
-			p, err := s.dispatch(in)
+			p, err := s.sender(in)
 			if err != nil {
-				s.logf("fedavg server: %v", err)
-				continue
+				return err
 			}
 			if p == nil {
 				continue
