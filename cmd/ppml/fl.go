@@ -247,7 +247,7 @@ func runFLServer(stdout, stderr io.Writer, args []string) error {
 		Clients:  c.clients,
 		DataSeed: c.seed,
 		Timeout:  *timeout,
-		Logf:     printfTo(newLogger(stderr, "fl server")),
+		Logger:   newLogger(stderr, "fl server"),
 	})
 	if err != nil {
 		return err
@@ -334,7 +334,7 @@ func runFLClient(stdout, stderr io.Writer, args []string) error {
 			JoinTimeout: *join,
 		}
 		if !*quiet {
-			opts.Logf = printfTo(logger)
+			opts.Logger = logger
 		}
 		go func() { errs <- fedavg.RunClient(ctx, *connect, model, opts) }()
 	}

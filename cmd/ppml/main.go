@@ -56,12 +56,6 @@ func newLogger(w io.Writer, name string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil)).With("cmd", name)
 }
 
-// printfTo adapts l to the printf-style log hooks of the fedavg and split
-// packages: each call is one Info record.
-func printfTo(l *slog.Logger) func(format string, args ...any) {
-	return func(format string, args ...any) { l.Info(fmt.Sprintf(format, args...)) }
-}
-
 // newFlagSet returns the flag set of a subcommand, which returns its
 // errors and writes its usage to stderr.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {

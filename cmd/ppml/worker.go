@@ -37,7 +37,7 @@ func runWorker(stdout, stderr io.Writer, args []string) error {
 		return fmt.Errorf("%w: --listen is required", errUsage)
 	}
 	logger := newLogger(stderr, "worker")
-	srv, err := split.Listen(*listen, split.NewVirtualWorker(*id), split.ServeOptions{MaxMessageBytes: *maxBytes, Log: printfTo(logger)})
+	srv, err := split.Listen(*listen, split.NewVirtualWorker(*id), split.ServeOptions{MaxMessageBytes: *maxBytes, Logger: logger})
 	if err != nil {
 		return err
 	}

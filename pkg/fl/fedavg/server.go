@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net"
 	"slices"
@@ -23,8 +24,9 @@ type ServerOptions struct {
 	// (default 10s). Clients send heartbeats every Timeout/5 while they
 	// train, so the timeout does not bound the length of a round.
 	Timeout time.Duration
-	// Logf, if not nil, receives a line per event (joins, drops).
-	Logf func(format string, args ...any)
+	// Logger, if not nil, receives a record per event (joins, drops;
+	// level Info).
+	Logger *slog.Logger
 }
 
 // Server runs a Process's rounds with remote clients: separate processes
@@ -141,8 +143,8 @@ func (s *Server) Addr() string {
 }
 
 func (s *Server) logf(format string, args ...any) {
-	if s.opts.Logf != nil {
-		s.opts.Logf(format, args...)
+	if s.opts.Logger != nil {
+		s.opts.Logger.Info(fmt.Sprintf(format, args...))
 	}
 }
 
