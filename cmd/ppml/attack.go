@@ -2,8 +2,8 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -13,10 +13,6 @@ import (
 	"github.com/ppml-go/ppml/pkg/attack"
 	"github.com/ppml-go/ppml/pkg/mnistio"
 )
-
-func init() {
-	register(command{name: "attack gradient", summary: "recover training images from a federated gradient (analytic inversion, DLG), also through SecAgg sums and DP noise", run: runAttackGradient})
-}
 
 // parseList parses a comma-separated list of numbers of one flag; for an
 // int list each must be an integer.
@@ -35,11 +31,55 @@ func parseList[T int | float64](flagName, s string) ([]T, error) {
 	return out, nil
 }
 
+// gradientAttack is the configuration of `ppml attack gradient`, its lists
+// parsed.
+type gradientAttack struct {
+	kind    attack.Kind
+	batches []int
+	clients []int
+	noises  []float64
+	clip    float64
+	method  attack.Method
+	dlg     attack.DLGOptions
+	peel    bool
+	images  int
+	hidden  int
+	dtype   dtypes.DType
+	seed    uint64
+}
+
 // runAttackGradient attacks the gradients of --images MNIST images in every
 // setting of the lists --batch, --secagg-clients and --dp-noise, printing a
 // line per setting, and a last line over every image of every setting.
-func runAttackGradient(args []string) error {
-	fs := flag.NewFlagSet("attack gradient", flag.ContinueOnError)
+func runAttackGradient(stdout, stderr io.Writer, args []string) error {
+	a, err := parseGradientAttack(stderr, args)
+	if err != nil {
+		return err
+	}
+	net, x, y, err := a.data()
+	if err != nil {
+		return err
+	}
+	var all attack.Report
+	for _, b := range a.batches {
+		for _, k := range a.clients {
+			for _, z := range a.noises {
+				rep, err := a.run(stdout, net, x, y, b, k, z)
+				if err != nil {
+					return err
+				}
+				all.PSNR, all.MSE = append(all.PSNR, rep.PSNR...), append(all.MSE, rep.MSE...)
+				all.LabelsRight, all.Labels = all.LabelsRight+rep.LabelsRight, all.Labels+rep.Labels
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "reconstruction: median PSNR %.1f dB, median MSE %.4g, labels %d of %d\n", all.MedianPSNR(), all.MedianMSE(), all.LabelsRight, all.Labels)
+	return nil
+}
+
+// parseGradientAttack parses and checks the flags of `ppml attack gradient`.
+func parseGradientAttack(stderr io.Writer, args []string) (*gradientAttack, error) {
+	fs := newFlagSet("attack gradient", stderr)
 	modelName := fs.String("model", "mlp", "model whose gradient is attacked: perceptron (zeros and ones) or mlp (784-hidden-10, all digits)")
 	batches := fs.String("batch", "1", "client batch size; a comma-separated list runs each")
 	images := fs.Int("images", 16, "images attacked per setting (a multiple of each batch size)")
@@ -55,124 +95,121 @@ func runAttackGradient(args []string) error {
 	dtypeName := fs.String("dtype", "float32", "float32 or float64")
 	seed := fs.Uint64("seed", 1, "seed of the model, the images, the other clients and the noise")
 	if _, err := parseFlags(fs, args, 0); err != nil {
-		return err
+		return nil, err
 	}
-	kind, err := attack.ParseKind(*modelName)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	a := &gradientAttack{clip: *clip, peel: *peel, images: *images, hidden: *hidden, seed: *seed,
+		dlg: attack.DLGOptions{Iterations: *iters, Restarts: *restarts, LR: *lr, Seed: *seed, Peel: *peel}}
+	var err error
+	if a.kind, err = attack.ParseKind(*modelName); err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	bs, err := parseList[int]("batch", *batches)
-	if err != nil {
-		return err
+	if a.batches, err = parseList[int]("batch", *batches); err != nil {
+		return nil, err
 	}
-	ks, err := parseList[int]("secagg-clients", *clients)
-	if err != nil {
-		return err
+	if a.clients, err = parseList[int]("secagg-clients", *clients); err != nil {
+		return nil, err
 	}
-	zs, err := parseList[float64]("dp-noise", *noises)
-	if err != nil {
-		return err
+	if a.noises, err = parseList[float64]("dp-noise", *noises); err != nil {
+		return nil, err
 	}
-	var m attack.Method
 	switch *method {
 	case "auto":
-		m = attack.Auto
+		a.method = attack.Auto
 	case "analytic":
-		m = attack.Analytic
+		a.method = attack.Analytic
 	case "dlg":
-		m = attack.DLGMethod
+		a.method = attack.DLGMethod
 	default:
-		return fmt.Errorf("%w: --method %q, want auto, analytic or dlg", errUsage, *method)
+		return nil, fmt.Errorf("%w: --method %q, want auto, analytic or dlg", errUsage, *method)
 	}
-	var dtype dtypes.DType
 	switch *dtypeName {
 	case "float32":
-		dtype = dtypes.Float32
+		a.dtype = dtypes.Float32
 	case "float64":
-		dtype = dtypes.Float64
+		a.dtype = dtypes.Float64
 	default:
-		return fmt.Errorf("%w: --dtype %q, want float32 or float64", errUsage, *dtypeName)
+		return nil, fmt.Errorf("%w: --dtype %q, want float32 or float64", errUsage, *dtypeName)
 	}
-	for _, b := range bs {
-		if b <= 0 || *images <= 0 || *images%b != 0 {
-			return fmt.Errorf("%w: --images %d is not a positive multiple of --batch %d", errUsage, *images, b)
+	for _, b := range a.batches {
+		if b <= 0 || a.images <= 0 || a.images%b != 0 {
+			return nil, fmt.Errorf("%w: --images %d is not a positive multiple of --batch %d", errUsage, a.images, b)
 		}
-		if m == attack.Analytic && b != 1 && !*peel {
-			return fmt.Errorf("%w: --method analytic recovers one image: use --batch 1 (or --peel)", errUsage)
+		if a.method == attack.Analytic && b != 1 && !a.peel {
+			return nil, fmt.Errorf("%w: --method analytic recovers one image: use --batch 1 (or --peel)", errUsage)
 		}
 	}
-	for _, k := range ks {
+	for _, k := range a.clients {
 		if k <= 0 {
-			return fmt.Errorf("%w: --secagg-clients %d, want >= 1", errUsage, k)
+			return nil, fmt.Errorf("%w: --secagg-clients %d, want >= 1", errUsage, k)
 		}
 	}
-	for _, z := range zs {
+	for _, z := range a.noises {
 		if z < 0 || math.IsNaN(z) {
-			return fmt.Errorf("%w: --dp-noise %v, want >= 0", errUsage, z)
+			return nil, fmt.Errorf("%w: --dp-noise %v, want >= 0", errUsage, z)
 		}
 	}
+	return a, nil
+}
 
+// others is how many images, besides the attacked ones, the other clients
+// of a secure aggregation sum train on.
+const others = 2000
+
+// data loads the attacked images and the other clients' (x and y, the
+// attacked first) and builds the attacked network.
+func (a *gradientAttack) data() (net *attack.Net, x [][]float64, y []int, err error) {
 	train, _, err := mnistio.LoadData()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	classes := 10
-	if kind == attack.Perceptron {
+	if a.kind == attack.Perceptron {
 		train, classes = train.Digits(train.Len(), 0, 1), 2
 	}
-	const others = 2000
-	train = train.Shuffle(int64(*seed))
-	if train.Len() < *images+others {
-		return fmt.Errorf("%w: --images %d: only %d images besides the other clients' %d", errUsage, *images, train.Len()-others, others)
+	train = train.Shuffle(int64(a.seed))
+	if train.Len() < a.images+others {
+		return nil, nil, nil, fmt.Errorf("%w: --images %d: only %d images besides the other clients' %d", errUsage, a.images, train.Len()-others, others)
 	}
-	train = train.Slice(0, *images+others) // only what is attacked: 784 float64 per image
-	x := train.Float64()
-	y := make([]int, train.Len())
+	train = train.Slice(0, a.images+others) // only what is attacked: 784 float64 per image
+	x = train.Float64()
+	y = make([]int, train.Len())
 	for i, l := range train.Labels {
 		y[i] = int(l)
 	}
-	net, err := attack.NewNet(kind, train.Features(), *hidden, classes, dtype, *seed)
+	net, err = attack.NewNet(a.kind, train.Features(), a.hidden, classes, a.dtype, a.seed)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return nil, nil, nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	var all attack.Report
-	for _, b := range bs {
-		for _, k := range ks {
-			for _, z := range zs {
-				s := attack.Setting{Batch: b, Clients: k, DPNoise: z, DPClip: *clip, Method: m, Batches: *images / b, Seed: *seed,
-					DLG: attack.DLGOptions{Iterations: *iters, Restarts: *restarts, LR: *lr, Seed: *seed, Peel: *peel}}
-				start := time.Now()
-				rep, err := attack.AttackGradients(net, x[:*images], y[:*images], x[*images:*images+others], y[*images:*images+others], s)
-				if err != nil {
-					return err
-				}
-				how := "dlg"
-				switch {
-				case *peel:
-					how = fmt.Sprintf("peeling then dlg, all %d images of the sum", b*k)
-				case m == attack.Analytic || m == attack.Auto && b == 1:
-					how = "analytic"
-				}
-				fmt.Printf("%s batch %d, %d client(s), dp noise %g: median PSNR %.1f dB, median MSE %.4g, max abs pixel error %.2g, exact %d of %d, labels %d of %d (%s; mean-image baseline %.1f dB; %.1f s)\n",
-					kind, b, k, z, rep.MedianPSNR(), rep.MedianMSE(), rep.MaxAbsError, rep.Exact, len(rep.MSE), rep.LabelsRight, rep.Labels, how, rep.BaselinePSNR, time.Since(start).Seconds())
-				all.PSNR, all.MSE = append(all.PSNR, rep.PSNR...), append(all.MSE, rep.MSE...)
-				all.LabelsRight, all.Labels = all.LabelsRight+rep.LabelsRight, all.Labels+rep.Labels
-			}
-		}
-	}
-	fmt.Printf("reconstruction: median PSNR %.1f dB, median MSE %.4g, labels %d of %d\n", all.MedianPSNR(), all.MedianMSE(), all.LabelsRight, all.Labels)
-	return nil
+	return net, x, y, nil
 }
 
-func init() {
-	register(command{name: "attack split-labels", summary: "label leakage at the split-learning cut: norm and cosine attacks, with an optional defence", run: runAttackSplitLabels})
+// run attacks the setting of batch size b, k clients and noise multiplier z
+// and prints its line.
+func (a *gradientAttack) run(w io.Writer, net *attack.Net, x [][]float64, y []int, b, k int, z float64) (attack.Report, error) {
+	n := a.images
+	s := attack.Setting{Batch: b, Clients: k, DPNoise: z, DPClip: a.clip, Method: a.method, Batches: n / b, Seed: a.seed, DLG: a.dlg}
+	start := time.Now()
+	rep, err := attack.AttackGradients(net, x[:n], y[:n], x[n:n+others], y[n:n+others], s)
+	if err != nil {
+		return rep, err
+	}
+	how := "dlg"
+	switch {
+	case a.peel:
+		how = fmt.Sprintf("peeling then dlg, all %d images of the sum", b*k)
+	case a.method == attack.Analytic || a.method == attack.Auto && b == 1:
+		how = "analytic"
+	}
+	fmt.Fprintf(w, "%s batch %d, %d client(s), dp noise %g: median PSNR %.1f dB, median MSE %.4g, max abs pixel error %.2g, exact %d of %d, labels %d of %d (%s; mean-image baseline %.1f dB; %.1f s)\n",
+		a.kind, b, k, z, rep.MedianPSNR(), rep.MedianMSE(), rep.MaxAbsError, rep.Exact, len(rep.MSE), rep.LabelsRight, rep.Labels, how, rep.BaselinePSNR, time.Since(start).Seconds())
+	return rep, nil
 }
 
 // runAttackSplitLabels trains the split network with the cut gradient,
 // attacks the cut gradients every epoch, and prints the last epoch's leak
 // AUCs with the test accuracy.
-func runAttackSplitLabels(args []string) error {
-	fs := flag.NewFlagSet("attack split-labels", flag.ContinueOnError)
+func runAttackSplitLabels(stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("attack split-labels", stderr)
 	defenceName := fs.String("defence", "none", "what the label party does to the cut gradients: none, noise (isotropic Gaussian) or maxnorm (Li et al.'s max-norm heuristic)")
 	scale := fs.Float64("noise-scale", 1, "noise defence: per-coordinate standard deviation in units of the batch's largest cut-gradient norm over sqrt(640)")
 	positive := fs.String("positive", "0", "comma-separated digits of the positive class (the rest are negative)")
@@ -217,11 +254,11 @@ func runAttackSplitLabels(args []string) error {
 	}
 	trainX, trainY := flat(train.Slice(0, *nTrain))
 	testX, testY := flat(test)
-	fmt.Printf("split learning 784-128-640 | 640-1 on MNIST digits %s against the rest, defence %s\n", *positive, d)
+	fmt.Fprintf(stdout, "split learning 784-128-640 | 640-1 on MNIST digits %s against the rest, defence %s\n", *positive, d)
 	res, err := attack.SplitLabelLeak(trainX, trainY, testX, testY, attack.SplitConfig{
 		Epochs: *epochs, Batch: *batch, LR: *lr, Defence: d, NoiseScale: *scale, Seed: *seed,
 		OnEpoch: func(epoch int, loss, normAUC, cosAUC float64) {
-			fmt.Printf("epoch %d: loss %.4f, leak AUC norm %.3f, cosine %.3f\n", epoch, loss, normAUC, cosAUC)
+			fmt.Fprintf(stdout, "epoch %d: loss %.4f, leak AUC norm %.3f, cosine %.3f\n", epoch, loss, normAUC, cosAUC)
 		},
 	})
 	if err != nil {
@@ -230,6 +267,6 @@ func runAttackSplitLabels(args []string) error {
 		}
 		return err
 	}
-	fmt.Printf("leak AUC: norm %.3f, cosine %.3f; test accuracy %.4f\n", res.NormAUC, res.CosineAUC, res.TestAccuracy)
+	fmt.Fprintf(stdout, "leak AUC: norm %.3f, cosine %.3f; test accuracy %.4f\n", res.NormAUC, res.CosineAUC, res.TestAccuracy)
 	return nil
 }

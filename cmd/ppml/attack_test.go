@@ -2,14 +2,13 @@ package main
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
 )
 
 func TestAttackGradientCommand(t *testing.T) {
-	out, err := stdoutOf(t, func() error {
-		return runAttackGradient([]string{"--model", "mlp", "--batch", "1", "--images", "20", "--dtype", "float64"})
-	})
+	out, _, err := output(runAttackGradient, "--model", "mlp", "--batch", "1", "--images", "20", "--dtype", "float64")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,16 +25,14 @@ func TestAttackGradientCommand(t *testing.T) {
 		{"--method", "analytic", "--batch", "4"},
 		{"--dtype", "int8"},
 	} {
-		if err := runAttackGradient(args); !errors.Is(err, errUsage) {
+		if err := runAttackGradient(io.Discard, io.Discard, args); !errors.Is(err, errUsage) {
 			t.Errorf("ppml attack gradient %q: %v, want a usage error", args, err)
 		}
 	}
 }
 
 func TestAttackSplitLabelsCommand(t *testing.T) {
-	out, err := stdoutOf(t, func() error {
-		return runAttackSplitLabels([]string{"--train", "3000", "--epochs", "1", "--defence", "maxnorm"})
-	})
+	out, _, err := output(runAttackSplitLabels, "--train", "3000", "--epochs", "1", "--defence", "maxnorm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +46,7 @@ func TestAttackSplitLabelsCommand(t *testing.T) {
 		{"--train", "0"},
 		{"--batch", "1", "--train", "100"},
 	} {
-		if err := runAttackSplitLabels(args); !errors.Is(err, errUsage) {
+		if err := runAttackSplitLabels(io.Discard, io.Discard, args); !errors.Is(err, errUsage) {
 			t.Errorf("ppml attack split-labels %q: %v, want a usage error", args, err)
 		}
 	}

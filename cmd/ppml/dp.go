@@ -3,19 +3,16 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 
 	"github.com/ppml-go/ppml/pkg/dp"
 )
 
-func init() {
-	register(command{name: "dp epsilon", summary: "epsilon of DP-SGD or DP-FedAvg by the RDP accountant of the sampled Gaussian mechanism", run: runDPEpsilon})
-}
-
 // runDPEpsilon is TF Privacy's compute_dp_sgd_privacy: the ε of steps of the
 // sampled Gaussian mechanism, given either as --q and --steps or as --n,
 // --batch and --epochs.
-func runDPEpsilon(args []string) error {
-	fs := flag.NewFlagSet("dp epsilon", flag.ContinueOnError)
+func runDPEpsilon(stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("dp epsilon", stderr)
 	q := fs.Float64("q", 0, "sampling rate of a step (batch/examples, or sampled/total clients)")
 	z := fs.Float64("noise", 0, "noise multiplier z: noise standard deviation over the clipping norm")
 	steps := fs.Int("steps", 0, "number of steps (rounds)")
@@ -48,6 +45,6 @@ func runDPEpsilon(args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	fmt.Printf("epsilon %.16g order %g\n", eps, order)
+	fmt.Fprintf(stdout, "epsilon %.16g order %g\n", eps, order)
 	return nil
 }

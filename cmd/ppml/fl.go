@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -16,12 +17,6 @@ import (
 	"github.com/ppml-go/ppml/pkg/mnistio"
 	"github.com/ppml-go/ppml/pkg/nn"
 )
-
-func init() {
-	register(command{name: "fl fedavg", summary: "federated averaging on MNIST digits, all clients in this process", run: runFedAvg})
-	register(command{name: "fl server", summary: "federated averaging server for `ppml fl client` processes over ZeroMQ", run: runFLServer})
-	register(command{name: "fl client", summary: "federated averaging client: trains its own data partition for a `ppml fl server`", run: runFLClient})
-}
 
 // flConfig holds the flags shared by `fl fedavg` and `fl server`: the
 // training configuration of the course's original (TFF) section.
@@ -126,37 +121,41 @@ func (c *flConfig) process(features, classes int) (*fedavg.Process, error) {
 	return p, nil
 }
 
-func (c *flConfig) printRound(round int, m fedavg.Metrics) error {
-	fmt.Printf("round %2d: loss %.4f  sparse_categorical_accuracy %.4f  (%d clients, %d examples)",
-		round, m.Loss, m.Accuracy, len(m.Clients), m.Examples)
-	if o := c.dp(); o != nil {
-		eps, delta, _, err := o.Epsilon(c.clients, round)
-		if err != nil {
-			return err
+// printRound returns the callback of Process.Run that prints a line per
+// round to w.
+func (c *flConfig) printRound(w io.Writer) func(round int, m fedavg.Metrics) error {
+	return func(round int, m fedavg.Metrics) error {
+		fmt.Fprintf(w, "round %2d: loss %.4f  sparse_categorical_accuracy %.4f  (%d clients, %d examples)",
+			round, m.Loss, m.Accuracy, len(m.Clients), m.Examples)
+		if o := c.dp(); o != nil {
+			eps, delta, _, err := o.Epsilon(c.clients, round)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "  sampled %d  epsilon %.4f (delta %.3g)", len(m.Sampled), eps, delta)
 		}
-		fmt.Printf("  sampled %d  epsilon %.4f (delta %.3g)", len(m.Sampled), eps, delta)
+		if len(m.Dropped) > 0 {
+			fmt.Fprintf(w, "  dropped %v", m.Dropped)
+		}
+		if m.Clipped > 0 {
+			fmt.Fprintf(w, "  clipped %d delta entries (raise --secagg-clip)", m.Clipped)
+		}
+		fmt.Fprintln(w)
+		return nil
 	}
-	if len(m.Dropped) > 0 {
-		fmt.Printf("  dropped %v", m.Dropped)
-	}
-	if m.Clipped > 0 {
-		fmt.Printf("  clipped %d delta entries (raise --secagg-clip)", m.Clipped)
-	}
-	fmt.Println()
-	return nil
 }
 
-func printResult(p *fedavg.Process, state fedavg.State, test fedavg.Dataset, train time.Duration) error {
+func printResult(w io.Writer, p *fedavg.Process, state fedavg.State, test fedavg.Dataset, train time.Duration) error {
 	_, acc, err := p.Evaluate(state, test)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("test accuracy %.4f on %d images; training %.2f s\n", acc, test.Len(), train.Seconds())
+	fmt.Fprintf(w, "test accuracy %.4f on %d images; training %.2f s\n", acc, test.Len(), train.Seconds())
 	return nil
 }
 
-func runFedAvg(args []string) error {
-	fs := flag.NewFlagSet("fl fedavg", flag.ContinueOnError)
+func runFedAvg(stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("fl fedavg", stderr)
 	var c flConfig
 	c.register(fs)
 	sweep := fs.String("dp-sweep", "", "with --dp-clip: comma-separated noise multipliers; train once per value and print CSV of epsilon and test accuracy")
@@ -172,14 +171,14 @@ func runFedAvg(args []string) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if *sweep != "" {
-		return c.noiseSweep(*sweep, clients, test, len(c.digitList))
+		return c.noiseSweep(stdout, *sweep, clients, test, len(c.digitList))
 	}
 	start := time.Now()
-	state, err := p.Run(c.rounds, p.Local(clients), c.printRound)
+	state, err := p.Run(c.rounds, p.Local(clients), c.printRound(stdout))
 	if err != nil {
 		return err
 	}
-	return printResult(p, state, test, time.Since(start))
+	return printResult(stdout, p, state, test, time.Since(start))
 }
 
 // setup parses --digits into c.digitList, loads MNIST and returns its
@@ -203,7 +202,7 @@ func (c *flConfig) setup() (train mnistio.Set, test fedavg.Dataset, p *fedavg.Pr
 // noiseSweep prints, as CSV, DP-FedAvg's test accuracy and epsilon for each
 // noise multiplier of the comma-separated list: the data of the chart of
 // accuracy against the noise multiplier.
-func (c *flConfig) noiseSweep(list string, clients []fedavg.Dataset, test fedavg.Dataset, classes int) error {
+func (c *flConfig) noiseSweep(w io.Writer, list string, clients []fedavg.Dataset, test fedavg.Dataset, classes int) error {
 	if c.dp() == nil {
 		return fmt.Errorf("%w: --dp-sweep needs --dp-clip", errUsage)
 	}
@@ -223,15 +222,15 @@ func (c *flConfig) noiseSweep(list string, clients []fedavg.Dataset, test fedavg
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	fmt.Println("noise,epsilon,delta,rounds,test_accuracy,test_loss")
+	fmt.Fprintln(w, "noise,epsilon,delta,rounds,test_accuracy,test_loss")
 	for _, pt := range pts {
-		fmt.Printf("%g,%.6g,%g,%d,%.4f,%.4f\n", pt.Noise, pt.Epsilon, pt.Delta, pt.Rounds, pt.Accuracy, pt.Loss)
+		fmt.Fprintf(w, "%g,%.6g,%g,%d,%.4f,%.4f\n", pt.Noise, pt.Epsilon, pt.Delta, pt.Rounds, pt.Accuracy, pt.Loss)
 	}
 	return nil
 }
 
-func runFLServer(args []string) error {
-	fs := flag.NewFlagSet("fl server", flag.ContinueOnError)
+func runFLServer(stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("fl server", stderr)
 	var c flConfig
 	c.register(fs)
 	listen := fs.String("listen", "tcp://127.0.0.1:5555", "ZeroMQ endpoint to listen on")
@@ -248,13 +247,13 @@ func runFLServer(args []string) error {
 		Clients:  c.clients,
 		DataSeed: c.seed,
 		Timeout:  *timeout,
-		Logf:     func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) },
+		Logger:   newLogger(stderr, "fl server"),
 	})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	fmt.Fprintf(os.Stderr, "fl server: listening on %s for %d clients\n", srv.Addr(), c.clients)
+	fmt.Fprintf(stderr, "fl server: listening on %s for %d clients\n", srv.Addr(), c.clients)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	jctx, cancel := context.WithTimeout(ctx, *join)
@@ -264,7 +263,7 @@ func runFLServer(args []string) error {
 		return err
 	}
 	start := time.Now()
-	state, err := p.Run(c.rounds, srv.Round(ctx), c.printRound)
+	state, err := p.Run(c.rounds, srv.Round(ctx), c.printRound(stdout))
 	if err != nil {
 		return err
 	}
@@ -272,11 +271,11 @@ func runFLServer(args []string) error {
 	if err := srv.Close(); err != nil {
 		return err
 	}
-	return printResult(p, state, test, elapsed)
+	return printResult(stdout, p, state, test, elapsed)
 }
 
-func runFLClient(args []string) error {
-	fs := flag.NewFlagSet("fl client", flag.ContinueOnError)
+func runFLClient(stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("fl client", stderr)
 	connect := fs.String("connect", "tcp://127.0.0.1:5555", "ZeroMQ endpoint of the server")
 	id := fs.Int("id", 0, "this client's index, 0 to clients-1")
 	idRange := fs.String("ids", "", "run several clients in this process, e.g. 0-49 (instead of --id)")
@@ -312,6 +311,7 @@ func runFLClient(args []string) error {
 		parts []fedavg.Dataset
 		perr  error
 	)
+	logger := newLogger(stderr, "fl client")
 	errs := make(chan error, len(ids))
 	for _, k := range ids {
 		opts := fedavg.ClientOptions{
@@ -334,7 +334,7 @@ func runFLClient(args []string) error {
 			JoinTimeout: *join,
 		}
 		if !*quiet {
-			opts.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
+			opts.Logger = logger
 		}
 		go func() { errs <- fedavg.RunClient(ctx, *connect, model, opts) }()
 	}

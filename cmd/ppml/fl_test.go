@@ -3,7 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -11,7 +14,7 @@ import (
 func TestFLUsageErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		run  func([]string) error
+		run  func(stdout, stderr io.Writer, args []string) error
 		args []string
 	}{
 		{"fedavg unknown flag", runFedAvg, []string{"--bogus"}},
@@ -28,7 +31,7 @@ func TestFLUsageErrors(t *testing.T) {
 		{"client bad ids", runFLClient, []string{"--ids", "5-2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.run(tc.args); !errors.Is(err, errUsage) {
+			if err := tc.run(io.Discard, io.Discard, tc.args); !errors.Is(err, errUsage) {
 				t.Fatalf("error %v, want a usage error", err)
 			}
 		})
@@ -36,9 +39,10 @@ func TestFLUsageErrors(t *testing.T) {
 }
 
 // runParties runs `ppml fl server` with the server arguments and one `ppml
-// fl client` per element of clients, all on a free loopback endpoint, and
-// reports the parties that fail.
-func runParties(t *testing.T, server []string, clients ...[]string) {
+// fl client` per element of clients, all on a free loopback endpoint,
+// reports the parties that fail, and returns what each party wrote to its
+// stdout and its stderr, the server's first.
+func runParties(t *testing.T, server []string, clients ...[]string) (stdout, stderr []string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -47,29 +51,75 @@ func runParties(t *testing.T, server []string, clients ...[]string) {
 	endpoint := fmt.Sprintf("tcp://%s", l.Addr())
 	l.Close()
 	var wg sync.WaitGroup
-	errs := make([]error, 1+len(clients))
-	wg.Go(func() { errs[0] = runFLServer(append([]string{"--listen", endpoint}, server...)) })
+	n := 1 + len(clients)
+	errs, stdout, stderr := make([]error, n), make([]string, n), make([]string, n)
+	wg.Go(func() {
+		stdout[0], stderr[0], errs[0] = output(runFLServer, append([]string{"--listen", endpoint}, server...)...)
+	})
 	for i, args := range clients {
-		wg.Go(func() { errs[i+1] = runFLClient(append([]string{"--connect", endpoint, "--quiet"}, args...)) })
+		wg.Go(func() {
+			stdout[i+1], stderr[i+1], errs[i+1] = output(runFLClient, append([]string{"--connect", endpoint}, args...)...)
+		})
 	}
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Errorf("process %d: %v", i, err)
+			t.Errorf("process %d: %v\n%s", i, err, stderr[i])
+		}
+	}
+	return stdout, stderr
+}
+
+// checkLines checks that out matches the regular expressions, a line each.
+func checkLines(t *testing.T, what, out string, want ...string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Errorf("%s printed %d lines, want %d:\n%s", what, len(lines), len(want), out)
+		return
+	}
+	for i, re := range want {
+		if !regexp.MustCompile("^" + re + "$").MatchString(lines[i]) {
+			t.Errorf("%s line %d: %q, want %q", what, i+1, lines[i], re)
 		}
 	}
 }
 
-// `ppml fl server` and two `ppml fl client`s train a round together.
+const (
+	num      = `[0-9]+(\.[0-9]+)?`
+	accuracy = `(0\.[0-9]{4}|1\.0000)`
+)
+
+// `ppml fl server` and two `ppml fl client`s train a round together: the
+// server prints the round and the test accuracy, logs the joins, and a
+// client not --quiet logs its round.
 func TestFLServerAndClients(t *testing.T) {
-	runParties(t, []string{"--clients", "2", "--rounds", "1", "--local-epochs", "1", "--hidden", "8"},
-		[]string{"--id", "0", "--hidden", "8"}, []string{"--id", "1", "--hidden", "8"})
+	stdout, stderr := runParties(t, []string{"--clients", "2", "--rounds", "1", "--local-epochs", "1", "--hidden", "8"},
+		[]string{"--id", "0", "--hidden", "8", "--quiet"}, []string{"--id", "1", "--hidden", "8"})
+	checkLines(t, "fl server", stdout[0],
+		`round  1: loss `+num+`  sparse_categorical_accuracy `+accuracy+`  \(2 clients, [0-9]+ examples\)`,
+		`test accuracy `+accuracy+` on 2115 images; training `+num+` s`)
+	for _, want := range []string{"fl server: listening on tcp://127.0.0.1:", `level=INFO msg="fedavg server: client 0 joined" cmd="fl server"`, `msg="fedavg server: client 1 joined"`} {
+		if !strings.Contains(stderr[0], want) {
+			t.Errorf("the server's stderr lacks %q:\n%s", want, stderr[0])
+		}
+	}
+	if stdout[1] != "" || stderr[1] != "" {
+		t.Errorf("a --quiet client printed %q and logged %q", stdout[1], stderr[1])
+	}
+	if want := `level=INFO msg="fedavg client 1: round 0 trained on `; !strings.Contains(stderr[2], want) {
+		t.Errorf("client 1's log lacks %q:\n%s", want, stderr[2])
+	}
 }
 
 // `ppml fl server` with DP-FedAvg and secure aggregation among each round's
-// sample trains with one `ppml fl client --ids` process running all clients.
+// sample trains with one `ppml fl client --ids` process running all clients,
+// printing each round's sample and epsilon.
 func TestFLServerDPWithClientRange(t *testing.T) {
-	runParties(t, []string{"--clients", "12", "--rounds", "2", "--local-epochs", "1", "--hidden", "8",
+	stdout, _ := runParties(t, []string{"--clients", "12", "--rounds", "2", "--local-epochs", "1", "--hidden", "8",
 		"--secagg", "--dp-clip", "0.5", "--dp-noise", "1", "--sample", "0.5", "--dp-seed", "3"},
-		[]string{"--ids", "0-11", "--hidden", "8"})
+		[]string{"--ids", "0-11", "--hidden", "8", "--quiet"})
+	round := `: loss ` + num + `  sparse_categorical_accuracy ` + accuracy + `  \([0-9]+ clients, [0-9]+ examples\)  sampled [0-9]+  epsilon ` + num + ` \(delta ` + num + `e-[0-9]+\).*`
+	checkLines(t, "fl server", stdout[0], `round  1`+round, `round  2`+round,
+		`test accuracy `+accuracy+` on 2115 images; training `+num+` s`)
 }

@@ -21,14 +21,8 @@ import (
 	"github.com/ppml-go/ppml/pkg/grade/sandbox"
 )
 
-func init() {
-	register(command{name: "assign", summary: "make the student release of a source notebook (solutions stubbed, hidden tests removed)", run: runAssign})
-	register(command{name: "validate", summary: "run a notebook and report its visible tests", run: runValidate})
-	register(command{name: "autograde", summary: "grade a class's submissions in a sandbox: gradebook and feedback", run: runAutograde})
-}
-
-func runAssign(args []string) error {
-	fs := flag.NewFlagSet("assign", flag.ContinueOnError)
+func runAssign(stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("assign", stderr)
 	out := fs.String("o", "", "release notebook to write (required)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: ppml assign SOURCE.ipynb -o RELEASE.ipynb")
@@ -123,8 +117,8 @@ func parseBytes(s string) (int64, error) {
 	return n, nil
 }
 
-func runValidate(args []string) error {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+func runValidate(stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("validate", stderr)
 	var kf kernelFlags
 	kf.register(fs)
 	sandboxed := fs.Bool("sandbox", false, "run the notebook in the grader's sandbox")
@@ -154,7 +148,7 @@ func runValidate(args []string) error {
 		return err
 	}
 	if len(tests) == 0 {
-		fmt.Println("no test cells in", path)
+		fmt.Fprintln(stdout, "no test cells in", path)
 		return nil
 	}
 	var score, total float64
@@ -171,86 +165,59 @@ func runValidate(args []string) error {
 		if t.Title != "" {
 			name = t.Title + " (" + t.ID + ")"
 		}
-		fmt.Printf("%s %3g/%-3g %s", mark, t.Points, t.MaxPoints, name)
+		fmt.Fprintf(stdout, "%s %3g/%-3g %s", mark, t.Points, t.MaxPoints, name)
 		if t.Status != grade.Passed {
 			msg := strings.ReplaceAll(t.Message, "\n", "\n      ")
-			fmt.Printf("\n      %s: %s", t.Status, strings.ReplaceAll(msg, "\n      \n", "\n\n"))
+			fmt.Fprintf(stdout, "\n      %s: %s", t.Status, strings.ReplaceAll(msg, "\n      \n", "\n\n"))
 			if t.Hint != "" {
-				fmt.Printf("\n      hint: %s", t.Hint)
+				fmt.Fprintf(stdout, "\n      hint: %s", t.Hint)
 			}
 		}
-		fmt.Println()
+		fmt.Fprintln(stdout)
 	}
-	fmt.Printf("%d/%d tests passed, %g/%g points\n", len(tests)-failed, len(tests), score, total)
+	fmt.Fprintf(stdout, "%d/%d tests passed, %g/%g points\n", len(tests)-failed, len(tests), score, total)
 	if failed > 0 {
 		return fmt.Errorf("%d test(s) failed", failed)
 	}
 	return nil
 }
 
-func runAutograde(args []string) error {
-	return autograde(os.Stdout, os.Stderr, args)
+// autogradeFlags are the flags of `ppml autograde`, checked.
+type autogradeFlags struct {
+	kf                  kernelFlags
+	source, dir, out    string
+	jobs                int
+	unsafe, all, resume bool
+	logPath             string
+	find                grade.FindOptions
 }
 
-// autograde is `ppml autograde`, writing its report to stdout and its
+// runAutograde is `ppml autograde`, writing its report to stdout and its
 // progress to stderr. A submission the grader could not grade (no kernel,
 // a sandbox failure, a full disk, ...) is recorded as not-graded, with the
 // reason, never as a score; the command then fails, saying how many and
 // why, and --resume grades again only those.
-func autograde(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("autograde", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var kf kernelFlags
-	kf.register(fs)
-	source := fs.String("source", "", "source notebook with solutions and hidden tests (required)")
-	out := fs.String("o", "", "output directory for gradebook.csv, gradebook-tests.csv, gradebook.json and feedback/ (required)")
-	jobs := fs.Int("j", 2, "submissions graded in parallel")
-	unsafe := fs.Bool("unsafe", false, "run submissions WITHOUT the sandbox (trusted code only)")
-	all := fs.Bool("all", false, "run every cell whole, as nbgrader does (default: the tests, and only the declarations of the other cells before the last test)")
-	logPath := fs.String("log", "", "append the kernels' logs to this `file`")
-	resume := fs.Bool("resume", false, "keep the grades of the gradebook in -o whose file is unchanged; grade only the submissions missing there or not graded")
-	maxSize := fs.String("max-size", "20MiB", "largest submission file accepted")
-	idPattern := fs.String("id-pattern", grade.DefaultIDPattern.String(), "regular expression whose first group is the student id in the file names of a .zip export")
-	assignment := fs.String("assignment", "", "assignment to grade in an nbgrader submitted/ tree (default: the only one)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `usage: ppml autograde --source SOURCE.ipynb SUBMISSIONS -o GRADES/ [flags]
-
-SUBMISSIONS is a directory of STUDENT.ipynb files or STUDENT/ directories, an
-nbgrader course (its submitted/STUDENT/ASSIGNMENT/*.ipynb), or a .zip export
-whose files are named NAME_ID_..._file.ipynb.`)
-		fs.PrintDefaults()
-	}
-	pos, err := parseFlags(fs, args, -1)
+func runAutograde(stdout, stderr io.Writer, args []string) error {
+	a, err := parseAutograde(stderr, args)
 	if err != nil {
 		return err
 	}
-	if *source == "" || *out == "" || len(pos) != 1 {
-		return fmt.Errorf("%w: want --source SOURCE.ipynb SUBMISSIONS -o GRADES/", errUsage)
-	}
-	dir := pos[0]
-	opts := grade.FindOptions{Assignment: *assignment}
-	if opts.MaxSize, err = parseBytes(*maxSize); err != nil {
-		return fmt.Errorf("%w: --max-size: %v", errUsage, err)
-	}
-	if opts.IDPattern, err = regexp.Compile(*idPattern); err != nil || opts.IDPattern.NumSubexp() < 1 {
-		return fmt.Errorf("%w: --id-pattern %q: want a regular expression with a group", errUsage, *idPattern)
-	}
-	if *unsafe {
+	if a.unsafe {
 		fmt.Fprintln(stdout, "autograde: NO SANDBOX (--unsafe): the submissions run as this user, with its rights")
 	} else {
-		mem, _ := parseBytes(kf.memory)
-		fmt.Fprintf(stdout, "autograde: sandbox limits: %s\n", sandbox.Limits(&sandbox.Config{Memory: mem, Procs: kf.procs, CPU: 30 * time.Minute}))
+		mem, _ := parseBytes(a.kf.memory)
+		fmt.Fprintf(stdout, "autograde: sandbox limits: %s\n", sandbox.Limits(&sandbox.Config{Memory: mem, Procs: a.kf.procs, CPU: 30 * time.Minute}))
 	}
-	src, err := nbformat.ReadFile(*source)
+	src, err := nbformat.ReadFile(a.source)
 	if err != nil {
 		return err
 	}
-	subs, err := grade.FindSubmissions(dir, opts)
+	subs, err := grade.FindSubmissions(a.dir, a.find)
 	if err != nil {
 		return err
 	}
 	if len(subs) == 0 {
-		return fmt.Errorf("no submissions in %s (want STUDENT.ipynb files, STUDENT/ directories, nbgrader's submitted/ or a .zip export)", dir)
+		return fmt.Errorf("no submissions in %s (want STUDENT.ipynb files, STUDENT/ directories, nbgrader's submitted/ or a .zip export)", a.dir)
 	}
 	// The grader is built before the kernel: a source notebook that is not
 	// valid is the teacher's error, said at once.
@@ -259,81 +226,37 @@ whose files are named NAME_ID_..._file.ipynb.`)
 	if err != nil {
 		return err
 	}
-	g.SubmissionTimeout = 10*kf.timeout + 2*time.Minute
-	g.RunAll = *all
+	g.SubmissionTimeout = 10*a.kf.timeout + 2*time.Minute
+	g.RunAll = a.all
 
 	var kept []*grade.Grade
 	todo := subs
-	if *resume {
-		prev, err := grade.ReadGradebook(*out)
+	if a.resume {
+		prev, err := grade.ReadGradebook(a.out)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		kept, todo = grade.Resume(prev, subs)
 		fmt.Fprintf(stdout, "resume: %d submissions graded already, %d to grade\n", len(kept), len(todo))
 	}
-
-	// What cannot grade anything (no kernelspec, no sandbox, a kernel that
-	// does not start) makes every submission not-graded, with the reason.
-	why := ""
-	if e, err := kf.executor(src); err != nil {
-		why = "no kernel to run the notebooks: " + err.Error()
-	} else {
-		*ex = *e
-		ex.Unsafe = *unsafe
-	}
-	if why == "" && !*unsafe {
-		if err := sandbox.Available(); err != nil {
-			why = fmt.Sprintf("cannot sandbox submissions: %v (--unsafe grades without a sandbox, for trusted code only)", err)
-		}
-	}
-	if *logPath != "" {
-		f, err := os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		ex.KernelOutput = f
-	}
-	for _, p := range []string{*source, dir, *out} {
-		if a, err := filepath.Abs(p); err == nil {
-			ex.Hide = append(ex.Hide, a)
-		}
-	}
-	// The build cache the check run warms for the class (what the
-	// teacher's GOCACHE lacks is compiled once, not once per submission).
-	if ex.WarmCache, err = os.MkdirTemp("", "ppml-grade-gocache-"); err != nil {
+	why, cleanup, err := a.executor(ex, src)
+	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(ex.WarmCache)
+	defer cleanup()
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	var grades []*grade.Grade
-	if why == "" && len(todo) > 0 {
-		fmt.Fprintln(stdout, "autograde: checking the kernel and the sandbox on the student release")
-		if err := g.Check(ctx); err != nil {
-			why = "the grader's check failed (the student release did not run as it should here): " + err.Error()
-		}
-	}
-	if why != "" {
-		grades = g.NotGradedAll(todo, why)
-	} else if len(todo) > 0 {
-		grades, err = g.GradeAll(ctx, todo, *jobs, grade.ProgressBar(stderr, len(todo)))
-		for i, gr := range grades {
-			if gr == nil { // interrupted
-				grades[i] = g.NotGradedAll(todo[i:i+1], "interrupted before it was graded")[0]
-			}
-		}
-	}
+	grades, err := a.grade(ctx, stdout, stderr, g, todo, why)
 	grades = append(kept, grades...)
 	slices.SortFunc(grades, func(a, b *grade.Grade) int { return strings.Compare(a.Student, b.Student) })
-	if werr := grade.WriteGradebook(*out, grades); werr != nil {
+	if werr := grade.WriteGradebook(a.out, grades); werr != nil {
 		return werr
 	}
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "%d submissions in %.1fs (%.1f per minute, -j %d); gradebook in %s\n",
-		len(todo), el.Seconds(), float64(len(todo))/el.Minutes(), *jobs, *out)
+		len(todo), el.Seconds(), float64(len(todo))/el.Minutes(), a.jobs, a.out)
 	grade.Summary(stdout, grades)
 	if err != nil {
 		return err
@@ -348,4 +271,114 @@ whose files are named NAME_ID_..._file.ipynb.`)
 		return fmt.Errorf("%d of %d submissions could not be graded (see above): fix the cause and run again with --resume", failed, len(grades))
 	}
 	return nil
+}
+
+// parseAutograde parses and checks the flags of `ppml autograde`.
+func parseAutograde(stderr io.Writer, args []string) (*autogradeFlags, error) {
+	fs := newFlagSet("autograde", stderr)
+	a := &autogradeFlags{}
+	a.kf.register(fs)
+	fs.StringVar(&a.source, "source", "", "source notebook with solutions and hidden tests (required)")
+	fs.StringVar(&a.out, "o", "", "output directory for gradebook.csv, gradebook-tests.csv, gradebook.json and feedback/ (required)")
+	fs.IntVar(&a.jobs, "j", 2, "submissions graded in parallel")
+	fs.BoolVar(&a.unsafe, "unsafe", false, "run submissions WITHOUT the sandbox (trusted code only)")
+	fs.BoolVar(&a.all, "all", false, "run every cell whole, as nbgrader does (default: the tests, and only the declarations of the other cells before the last test)")
+	fs.StringVar(&a.logPath, "log", "", "append the kernels' logs to this `file`")
+	fs.BoolVar(&a.resume, "resume", false, "keep the grades of the gradebook in -o whose file is unchanged; grade only the submissions missing there or not graded")
+	maxSize := fs.String("max-size", "20MiB", "largest submission file accepted")
+	idPattern := fs.String("id-pattern", grade.DefaultIDPattern.String(), "regular expression whose first group is the student id in the file names of a .zip export")
+	fs.StringVar(&a.find.Assignment, "assignment", "", "assignment to grade in an nbgrader submitted/ tree (default: the only one)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `usage: ppml autograde --source SOURCE.ipynb SUBMISSIONS -o GRADES/ [flags]
+
+SUBMISSIONS is a directory of STUDENT.ipynb files or STUDENT/ directories, an
+nbgrader course (its submitted/STUDENT/ASSIGNMENT/*.ipynb), or a .zip export
+whose files are named NAME_ID_..._file.ipynb.`)
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args, -1)
+	if err != nil {
+		return nil, err
+	}
+	if a.source == "" || a.out == "" || len(pos) != 1 {
+		return nil, fmt.Errorf("%w: want --source SOURCE.ipynb SUBMISSIONS -o GRADES/", errUsage)
+	}
+	a.dir = pos[0]
+	if a.find.MaxSize, err = parseBytes(*maxSize); err != nil {
+		return nil, fmt.Errorf("%w: --max-size: %v", errUsage, err)
+	}
+	if a.find.IDPattern, err = regexp.Compile(*idPattern); err != nil || a.find.IDPattern.NumSubexp() < 1 {
+		return nil, fmt.Errorf("%w: --id-pattern %q: want a regular expression with a group", errUsage, *idPattern)
+	}
+	return a, nil
+}
+
+// executor sets up ex, the grader's executor, for the flags. What cannot
+// grade anything (no kernelspec, no sandbox) is returned as why, the reason
+// every submission is then not-graded; err is for what stops the command.
+// cleanup closes the log file and removes the warm build cache.
+func (a *autogradeFlags) executor(ex *grade.KernelExecutor, src *nbformat.Notebook) (why string, cleanup func(), err error) {
+	var undo []func()
+	cleanup = func() {
+		for _, f := range slices.Backward(undo) {
+			f()
+		}
+	}
+	if e, err := a.kf.executor(src); err != nil {
+		why = "no kernel to run the notebooks: " + err.Error()
+	} else {
+		*ex = *e
+		ex.Unsafe = a.unsafe
+	}
+	if why == "" && !a.unsafe {
+		if err := sandbox.Available(); err != nil {
+			why = fmt.Sprintf("cannot sandbox submissions: %v (--unsafe grades without a sandbox, for trusted code only)", err)
+		}
+	}
+	if a.logPath != "" {
+		f, err := os.OpenFile(a.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return "", cleanup, err
+		}
+		undo = append(undo, func() { f.Close() })
+		ex.KernelOutput = f
+	}
+	for _, p := range []string{a.source, a.dir, a.out} {
+		if abs, err := filepath.Abs(p); err == nil {
+			ex.Hide = append(ex.Hide, abs)
+		}
+	}
+	// The build cache the check run warms for the class (what the
+	// teacher's GOCACHE lacks is compiled once, not once per submission).
+	if ex.WarmCache, err = os.MkdirTemp("", "ppml-grade-gocache-"); err != nil {
+		cleanup()
+		return "", func() {}, err
+	}
+	undo = append(undo, func() { os.RemoveAll(ex.WarmCache) })
+	return why, cleanup, nil
+}
+
+// grade grades todo with g, after checking the kernel and the sandbox on the
+// student release; with a reason why not (or when the check fails), every
+// submission is not-graded with the reason.
+func (a *autogradeFlags) grade(ctx context.Context, stdout, stderr io.Writer, g *grade.Grader, todo []grade.Submission, why string) ([]*grade.Grade, error) {
+	if len(todo) == 0 {
+		return nil, nil
+	}
+	if why == "" {
+		fmt.Fprintln(stdout, "autograde: checking the kernel and the sandbox on the student release")
+		if err := g.Check(ctx); err != nil {
+			why = "the grader's check failed (the student release did not run as it should here): " + err.Error()
+		}
+	}
+	if why != "" {
+		return g.NotGradedAll(todo, why), nil
+	}
+	grades, err := g.GradeAll(ctx, todo, a.jobs, grade.ProgressBar(stderr, len(todo)))
+	for i, gr := range grades {
+		if gr == nil { // interrupted
+			grades[i] = g.NotGradedAll(todo[i:i+1], "interrupted before it was graded")[0]
+		}
+	}
+	return grades, err
 }

@@ -71,7 +71,7 @@ func TestAutogradeNoKernel(t *testing.T) {
 	}
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	err := autograde(&stdout, &stderr, []string{"--source", "../../pkg/grade/testdata/course.ipynb", class(t), "-o", out})
+	err := runAutograde(&stdout, &stderr, []string{"--source", "../../pkg/grade/testdata/course.ipynb", class(t), "-o", out})
 	checkNotGraded(t, err, stdout.String(), out, `kernel "ppml-go"`)
 	if first, _, _ := strings.Cut(stdout.String(), "\n"); !strings.HasPrefix(first, "autograde: sandbox limits: ") {
 		t.Errorf("first line %q does not say how the sandbox limits", first)
@@ -89,6 +89,6 @@ func TestAutogradeKernelDoesNotStart(t *testing.T) {
 	os.WriteFile(filepath.Join(spec, "kernel.json"), []byte(`{"argv": ["/nonexistent/kernel", "{connection_file}"], "display_name": "broken", "language": "go"}`), 0o644)
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	err := autograde(&stdout, &stderr, []string{"--source", "../../pkg/grade/testdata/course.ipynb", "--kernelspec", spec, class(t), "-o", out})
+	err := runAutograde(&stdout, &stderr, []string{"--source", "../../pkg/grade/testdata/course.ipynb", "--kernelspec", spec, class(t), "-o", out})
 	checkNotGraded(t, err, stdout.String(), out, "the grader's check failed")
 }

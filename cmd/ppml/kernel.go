@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -12,20 +12,12 @@ import (
 	"github.com/ppml-go/ppml/kernel/front"
 )
 
-func init() {
-	register(command{
-		name:    "kernel",
-		summary: "run the course's Go kernel (GoNB behind a front) for Jupyter",
-		run:     runKernel,
-	})
-}
-
 // runKernel is `ppml kernel [--root DIR] [--gonb PATH] [-v] CONNECTION_FILE`,
 // the command of the ppml-go kernelspec that scripts/install-kernel.sh writes,
 // or `ppml kernel --root DIR --warm MODDIR`, with which the script warms the
 // build cache.
-func runKernel(args []string) error {
-	fs := flag.NewFlagSet("ppml kernel", flag.ContinueOnError)
+func runKernel(stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("ppml kernel", stderr)
 	root := fs.String("root", os.Getenv("PPML_ROOT"), "checkout of the module that notebooks import (`dir`); default $PPML_ROOT")
 	gonb := fs.String("gonb", "", "the gonb binary (`path`); default: gonb on PATH")
 	verbose := fs.Bool("v", false, "log GoNB's informational messages too")
@@ -60,6 +52,6 @@ func runKernel(args []string) error {
 	defer stop()
 	parent, _ := strconv.Atoi(os.Getenv("JPY_PARENT_PID")) // set by jupyter_client; 0 if not
 	return front.Run(ctx, front.Config{
-		ConnectionFile: fs.Arg(0), GoNB: *gonb, Root: *root, Verbose: *verbose, ParentPID: parent,
+		ConnectionFile: fs.Arg(0), GoNB: *gonb, Root: *root, Verbose: *verbose, ParentPID: parent, Log: stderr,
 	})
 }

@@ -2,16 +2,18 @@
 // notebooks, trains the course's federated and split models, serves remote
 // workers and grades submissions.
 //
-// Each subcommand lives in its own file of this package and registers itself
-// with register in an init function.
+// Each subcommand lives in its own file of this package; the table commands
+// in this file names them all.
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/ppml-go/ppml/internal/reaper"
@@ -20,22 +22,46 @@ import (
 
 // command is one subcommand of ppml: its name (possibly two words, as in
 // "fl fedavg"), a one-line summary, and the function that runs it with the
-// arguments that follow the name.
+// arguments that follow the name, writing its output to stdout and its
+// progress, logs and usage to stderr.
 type command struct {
 	name    string
 	summary string
-	run     func(args []string) error
+	run     func(stdout, stderr io.Writer, args []string) error
 }
 
-var commands = map[string]command{}
+// commands are the subcommands of ppml, in the order usage lists them.
+var commands = []command{
+	{"run", "execute a notebook headless, like jupyter nbconvert --execute", runNotebook},
+	{"kernel", "run the course's Go kernel (GoNB behind a front) for Jupyter", runKernel},
+	{"fl fedavg", "federated averaging on MNIST digits, all clients in this process", runFedAvg},
+	{"fl server", "federated averaging server for `ppml fl client` processes over ZeroMQ", runFLServer},
+	{"fl client", "federated averaging client: trains its own data partition for a `ppml fl server`", runFLClient},
+	{"fl perceptron", "the notebook's perceptron on MNIST zeros and ones: one party, FedSGD, masked FedSGD or FedAvg", runPerceptron},
+	{"dp epsilon", "epsilon of DP-SGD or DP-FedAvg by the RDP accountant of the sampled Gaussian mechanism", runDPEpsilon},
+	{"split train", "split learning of the course's MNIST MLP (or a CNN) on in-process or remote workers", runSplitTrain},
+	{"worker", "serve a split-learning worker over ZeroMQ (--listen tcp://127.0.0.1:PORT)", runWorker},
+	{"attack gradient", "recover training images from a federated gradient (analytic inversion, DLG), also through SecAgg sums and DP noise", runAttackGradient},
+	{"attack split-labels", "label leakage at the split-learning cut: norm and cosine attacks, with an optional defence", runAttackSplitLabels},
+	{"assign", "make the student release of a source notebook (solutions stubbed, hidden tests removed)", runAssign},
+	{"validate", "run a notebook and report its visible tests", runValidate},
+	{"autograde", "grade a class's submissions in a sandbox: gradebook and feedback", runAutograde},
+}
 
-// register adds c to the subcommands; it panics on a duplicate name, which is
-// a programming error caught by any test of this package.
-func register(c command) {
-	if _, dup := commands[c.name]; dup {
-		panic("ppml: duplicate command " + c.name)
-	}
-	commands[c.name] = c
+// newLogger returns the logger of a subcommand's events (clients joining
+// and dropping, failed requests): log/slog text records on w, tagged with
+// the command's name. What a command reports to its user (rounds,
+// accuracies, addresses) is plain text on its stdout, not a log.
+func newLogger(w io.Writer, name string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, nil)).With("cmd", name)
+}
+
+// newFlagSet returns the flag set of a subcommand, which returns its
+// errors and writes its usage to stderr.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
 }
 
 // errUsage is returned by a subcommand whose arguments are wrong; main then
@@ -71,29 +97,20 @@ func parseFlags(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 	return pos, nil
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: ppml COMMAND [arguments]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-16s %s\n", n, commands[n].summary)
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: ppml COMMAND [arguments]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-19s %s\n", c.name, c.summary)
 	}
 }
 
 // lookup finds the command named by the first one or two arguments and
 // returns it with the remaining arguments.
 func lookup(args []string) (command, []string, bool) {
-	if len(args) >= 2 {
-		if c, ok := commands[args[0]+" "+args[1]]; ok {
-			return c, args[2:], true
-		}
-	}
-	if len(args) >= 1 {
-		if c, ok := commands[args[0]]; ok {
-			return c, args[1:], true
+	for _, c := range commands {
+		words := strings.Fields(c.name)
+		if len(args) >= len(words) && slices.Equal(args[:len(words)], words) {
+			return c, args[len(words):], true
 		}
 	}
 	return command{}, nil, false
@@ -104,28 +121,34 @@ func main() {
 	if code, ok := sandbox.Main(os.Args[1:]); ok {
 		os.Exit(code) // ppml as the grader's sandbox helper
 	}
-	args := os.Args[1:]
+	os.Exit(run(os.Stdout, os.Stderr, os.Args[1:]))
+}
+
+// run runs the ppml command line args and returns the exit status: 0, 1 for
+// a failure, 2 for a usage error.
+func run(stdout, stderr io.Writer, args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage()
+		usage(stderr)
 		if len(args) == 0 {
-			os.Exit(2)
+			return 2
 		}
-		return
+		return 0
 	}
 	c, rest, ok := lookup(args)
 	if !ok {
-		fmt.Fprintf(os.Stderr, "ppml: unknown command %q\n", strings.Join(args[:min(2, len(args))], " "))
-		usage()
-		os.Exit(2)
+		fmt.Fprintf(stderr, "ppml: unknown command %q\n", strings.Join(args[:min(2, len(args))], " "))
+		usage(stderr)
+		return 2
 	}
-	if err := c.run(rest); err != nil {
+	if err := c.run(stdout, stderr, rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return
+			return 0
 		}
-		fmt.Fprintf(os.Stderr, "ppml %s: %v\n", c.name, err)
+		fmt.Fprintf(stderr, "ppml %s: %v\n", c.name, err)
 		if errors.Is(err, errUsage) {
-			os.Exit(2)
+			return 2
 		}
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }

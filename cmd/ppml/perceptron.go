@@ -1,18 +1,12 @@
 package main
 
 import (
-	"flag"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/ppml-go/ppml/pkg/fl"
 )
-
-func init() {
-	register(command{name: "fl perceptron",
-		summary: "the notebook's perceptron on MNIST zeros and ones: one party, FedSGD, masked FedSGD or FedAvg",
-		run:     runPerceptron})
-}
 
 // perceptronFlags are the flags of `ppml fl perceptron`; the defaults are the
 // original notebook's.
@@ -24,8 +18,8 @@ type perceptronFlags struct {
 	seed                                int64
 }
 
-func runPerceptron(args []string) error {
-	fs := flag.NewFlagSet("fl perceptron", flag.ContinueOnError)
+func runPerceptron(stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("fl perceptron", stderr)
 	var f perceptronFlags
 	fs.StringVar(&f.mode, "mode", "fedsgd", "single (party 0 alone), fedsgd, masked (FedSGD with pairwise masks) or fedavg")
 	fs.StringVar(&f.partition, "partition", "notebook",
@@ -53,7 +47,7 @@ func runPerceptron(args []string) error {
 	if err != nil {
 		return err
 	}
-	parties, err := f.split(train)
+	parties, err := f.split(stdout, train)
 	if err != nil {
 		return err
 	}
@@ -62,21 +56,21 @@ func runPerceptron(args []string) error {
 	if f.mode == "single" {
 		m, err = fl.Train(m, parties[0], test, fl.TrainConfig{Epochs: f.rounds, BatchSize: f.batch, LR: f.lr,
 			OnEpoch: func(e fl.EpochMetrics) {
-				fmt.Printf("epoch %2d: loss %.4f  train accuracy %.4f  test accuracy %.4f\n", e.Epoch, e.Loss, e.TrainAcc, e.TestAcc)
+				fmt.Fprintf(stdout, "epoch %2d: loss %.4f  train accuracy %.4f  test accuracy %.4f\n", e.Epoch, e.Loss, e.TrainAcc, e.TestAcc)
 			}})
 	} else {
-		m, err = f.federated(run, m, parties, test)
+		m, err = f.federated(stdout, run, m, parties, test)
 	}
 	if err != nil {
 		return err
 	}
 	_, acc := fl.Evaluate(m, test)
-	fmt.Printf("test accuracy %.4f on %d images; training %.3f s\n", acc, test.Len(), time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "test accuracy %.4f on %d images; training %.3f s\n", acc, test.Len(), time.Since(start).Seconds())
 	return nil
 }
 
 // split deals the training set among the parties as --partition says.
-func (f perceptronFlags) split(train fl.Dataset) ([]fl.Dataset, error) {
+func (f perceptronFlags) split(w io.Writer, train fl.Dataset) ([]fl.Dataset, error) {
 	var parts [][]int
 	var err error
 	switch f.partition {
@@ -110,7 +104,7 @@ func (f perceptronFlags) split(train fl.Dataset) ([]fl.Dataset, error) {
 		}
 	}
 	if len(nonEmpty) < len(data) {
-		fmt.Printf("%d of %d parties got no examples and are left out\n", len(data)-len(nonEmpty), len(data))
+		fmt.Fprintf(w, "%d of %d parties got no examples and are left out\n", len(data)-len(nonEmpty), len(data))
 	}
 	return nonEmpty, nil
 }
@@ -123,12 +117,12 @@ var federatedModes = map[string]func(fl.Perceptron, []fl.Dataset, fl.Dataset, fl
 }
 
 // federated trains with the federated algorithm run, printing each round.
-func (f perceptronFlags) federated(run func(fl.Perceptron, []fl.Dataset, fl.Dataset, fl.FedConfig) (fl.Perceptron, error),
+func (f perceptronFlags) federated(w io.Writer, run func(fl.Perceptron, []fl.Dataset, fl.Dataset, fl.FedConfig) (fl.Perceptron, error),
 	m fl.Perceptron, parties []fl.Dataset, test fl.Dataset) (fl.Perceptron, error) {
 	cfg := fl.FedConfig{Rounds: f.rounds, BatchSize: f.batch, LR: f.lr, Fraction: f.fraction,
 		LocalEpochs: f.localEpochs, Seed: uint64(f.seed),
 		OnRound: func(r fl.RoundMetrics) {
-			fmt.Printf("round %2d: train loss %.4f  train accuracy %.4f  test accuracy %.4f  (%d parties)\n",
+			fmt.Fprintf(w, "round %2d: train loss %.4f  train accuracy %.4f  test accuracy %.4f  (%d parties)\n",
 				r.Round, r.TrainLoss, r.TrainAcc, r.TestAcc, len(r.Clients))
 		}}
 	m, err := run(m, parties, test, cfg)

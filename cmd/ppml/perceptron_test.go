@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -18,7 +20,7 @@ func TestPerceptronUsageErrors(t *testing.T) {
 		{[]string{"extra"}, "unexpected arguments"},
 	}
 	for _, tt := range tests {
-		err := runPerceptron(tt.args)
+		err := runPerceptron(io.Discard, io.Discard, tt.args)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("ppml fl perceptron %q: error %v, want a usage error containing %q", tt.args, err, tt.want)
 		}
@@ -29,14 +31,34 @@ func TestPerceptronCommand(t *testing.T) {
 	if _, err := mnistio.Dir(); err != nil {
 		t.Skipf("MNIST not installed: %v", err)
 	}
-	for _, args := range [][]string{
-		{"--mode", "single", "--rounds", "2"},
-		{"--mode", "masked", "--rounds", "2"},
-		{"--mode", "fedavg", "--partition", "dirichlet", "--alpha", "0.1", "--rounds", "2"},
+	const (
+		metric = ` ` + accuracy
+		final  = `test accuracy (0\.9[0-9]{3}|1\.0000) on 400 images; training ` + num + ` s`
+	)
+	for _, tt := range []struct {
+		args []string
+		want []string // a regular expression per line
+	}{
+		{[]string{"--mode", "single", "--rounds", "2"}, []string{
+			`epoch  0: loss ` + num + `  train accuracy` + metric + `  test accuracy` + metric,
+			`epoch  1: loss ` + num + `  train accuracy` + metric + `  test accuracy` + metric,
+			final}},
+		{[]string{"--mode", "masked", "--rounds", "2"}, []string{
+			`round  0: train loss ` + num + `  train accuracy` + metric + `  test accuracy` + metric + `  \(10 parties\)`,
+			`round  1: train loss ` + num + `  train accuracy` + metric + `  test accuracy` + metric + `  \(10 parties\)`,
+			final}},
+		{[]string{"--mode", "fedavg", "--partition", "dirichlet", "--alpha", "0.1", "--rounds", "2"}, []string{
+			`[0-9]+ of 10 parties got no examples and are left out`,
+			`round  0: train loss ` + num + `  train accuracy` + metric + `  test accuracy` + metric + `  \([0-9]+ parties\)`,
+			`round  1: train loss ` + num + `  train accuracy` + metric + `  test accuracy` + metric + `  \([0-9]+ parties\)`,
+			final}},
 	} {
-		if err := runPerceptron(args); err != nil {
-			t.Errorf("ppml fl perceptron %q: %v", args, err)
+		out, _, err := output(runPerceptron, tt.args...)
+		if err != nil {
+			t.Errorf("ppml fl perceptron %q: %v", tt.args, err)
+			continue
 		}
+		checkLines(t, fmt.Sprintf("ppml fl perceptron %q", tt.args), out, tt.want...)
 	}
 	for _, tt := range []struct {
 		args []string
@@ -46,7 +68,7 @@ func TestPerceptronCommand(t *testing.T) {
 		{[]string{"--partition", "x"}, `--partition "x"`},
 		{[]string{"--mode", "masked", "--fraction", "0.5"}, "every party in every round"},
 	} {
-		if err := runPerceptron(tt.args); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tt.want) {
+		if err := runPerceptron(io.Discard, io.Discard, tt.args); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("ppml fl perceptron %q: error %v, want a usage error containing %q", tt.args, err, tt.want)
 		}
 	}

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -14,14 +14,6 @@ import (
 	"github.com/ppml-go/ppml/kernel/nbformat"
 	"github.com/ppml-go/ppml/kernel/runner"
 )
-
-func init() {
-	register(command{
-		name:    "run",
-		summary: "execute a notebook headless, like jupyter nbconvert --execute",
-		run:     runNotebook,
-	})
-}
 
 const runUsage = `usage: ppml run NOTEBOOK [-o OUT.ipynb | --inplace] [--timeout 5m] [--allow-errors] [--kernel NAME]
 
@@ -37,8 +29,8 @@ SIGTERM stop the run and the kernel.
 flags:
 `
 
-func runNotebook(args []string) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+func runNotebook(stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("run", stderr)
 	out := fs.String("o", "", "output notebook (default NAME.nbconvert.ipynb; - for stdout)")
 	inplace := fs.Bool("inplace", false, "overwrite NOTEBOOK with the executed notebook")
 	timeout := fs.Duration("timeout", 5*time.Minute, "per-cell timeout (0: none)")
@@ -95,7 +87,7 @@ func runNotebook(args []string) error {
 			if c.Status != runner.StatusOK {
 				line += ": " + firstLine(c.Message)
 			}
-			fmt.Fprintln(os.Stderr, line)
+			fmt.Fprintln(stderr, line)
 		}
 	}
 	start := time.Now()
@@ -107,7 +99,7 @@ func runNotebook(args []string) error {
 		return runErr
 	}
 	if dest == "-" {
-		err = nbformat.Write(os.Stdout, nb)
+		err = nbformat.Write(stdout, nb)
 	} else {
 		err = nbformat.WriteFile(dest, nb)
 	}
@@ -119,7 +111,7 @@ func runNotebook(args []string) error {
 		if dest == "-" {
 			where = "standard output"
 		}
-		fmt.Fprintf(os.Stderr, "%d code cells on kernel %s in %.1fs; wrote %s\n", len(rep.Cells), rep.Kernel, time.Since(start).Seconds(), where)
+		fmt.Fprintf(stderr, "%d code cells on kernel %s in %.1fs; wrote %s\n", len(rep.Cells), rep.Kernel, time.Since(start).Seconds(), where)
 	}
 	for _, c := range rep.Failed() {
 		if *allowErrors && c.Status == runner.StatusError {

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"flag"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -10,10 +10,6 @@ import (
 	"github.com/ppml-go/ppml/pkg/nn"
 	"github.com/ppml-go/ppml/pkg/split"
 )
-
-func init() {
-	register(command{name: "split train", summary: "split learning of the course's MNIST MLP (or a CNN) on in-process or remote workers", run: runSplitTrain})
-}
 
 // splitModel is a model of `split train` and where it may be cut.
 type splitModel struct {
@@ -37,8 +33,8 @@ var splitModels = map[string]splitModel{
 	},
 }
 
-func runSplitTrain(args []string) error {
-	fs := flag.NewFlagSet("split train", flag.ContinueOnError)
+func runSplitTrain(stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("split train", stderr)
 	epochs := fs.Int("epochs", 5, "training epochs")
 	batch := fs.Int("batch", 64, "batch size")
 	lr := fs.Float64("lr", 0.03, "SGD learning rate of every segment")
@@ -86,19 +82,19 @@ func runSplitTrain(args []string) error {
 	for i, s := range segments {
 		where = append(where, fmt.Sprintf("segment %d (%d layers) on %s", i, s.Layers, s.Worker.ID()))
 	}
-	fmt.Printf("split learning: %s; labels with %s\n", strings.Join(where, ", "), segments[len(segments)-1].Worker.ID())
+	fmt.Fprintf(stdout, "split learning: %s; labels with %s\n", strings.Join(where, ", "), segments[len(segments)-1].Worker.ID())
 	x, y := train.Float32(0.5, 0.5), train.LabelsInt32()
 	var total time.Duration
 	_, err = net.Fit(x, y, split.FitOptions{
 		Epochs: *epochs, BatchSize: *batch, Shuffle: true, Seed: *seed,
 		OnEpoch: func(r split.EpochResult) {
 			total += r.Duration
-			fmt.Printf("epoch %d - training loss: %.4f - accuracy: %.4f - %.2f s", r.Epoch, r.Train.Loss, r.Train.Accuracy, r.Duration.Seconds())
+			fmt.Fprintf(stdout, "epoch %d - training loss: %.4f - accuracy: %.4f - %.2f s", r.Epoch, r.Train.Loss, r.Train.Accuracy, r.Duration.Seconds())
 			for i, c := range r.Cuts {
-				fmt.Printf(" - cut %d: %d activations (%.1f MB) forward, %d gradients (%.1f MB) back",
+				fmt.Fprintf(stdout, " - cut %d: %d activations (%.1f MB) forward, %d gradients (%.1f MB) back",
 					i, c.ForwardMessages, float64(c.ForwardBytes)/1e6, c.BackwardMessages, float64(c.BackwardBytes)/1e6)
 			}
-			fmt.Println()
+			fmt.Fprintln(stdout)
 		},
 	})
 	if err != nil {
@@ -108,7 +104,7 @@ func runSplitTrain(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("test accuracy %.4f (loss %.4f) - %.3f s/epoch\n", res.Accuracy, res.Loss, total.Seconds()/float64(*epochs))
+	fmt.Fprintf(stdout, "test accuracy %.4f (loss %.4f) - %.3f s/epoch\n", res.Accuracy, res.Loss, total.Seconds()/float64(*epochs))
 	return nil
 }
 

@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"log"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -14,12 +13,8 @@ import (
 	"github.com/ppml-go/ppml/pkg/split"
 )
 
-func init() {
-	register(command{name: "worker", summary: "serve a split-learning worker over ZeroMQ (--listen tcp://127.0.0.1:PORT)", run: runWorker})
-}
-
-func runWorker(args []string) error {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+func runWorker(stdout, stderr io.Writer, args []string) error {
+	fs := newFlagSet("worker", stderr)
 	listen := fs.String("listen", "", "ZeroMQ address to listen on, e.g. tcp://127.0.0.1:5555 (port 0 picks a free port)")
 	id := fs.String("id", "worker", "the worker's name, as reported to its clients")
 	maxBytes := fs.Int("max-message-bytes", split.DefaultMaxMessageBytes, "largest request accepted")
@@ -41,13 +36,13 @@ func runWorker(args []string) error {
 	if *listen == "" {
 		return fmt.Errorf("%w: --listen is required", errUsage)
 	}
-	logger := log.New(os.Stderr, "ppml worker: ", log.LstdFlags)
-	srv, err := split.Listen(*listen, split.NewVirtualWorker(*id), split.ServeOptions{MaxMessageBytes: *maxBytes, Log: logger.Printf})
+	logger := newLogger(stderr, "worker")
+	srv, err := split.Listen(*listen, split.NewVirtualWorker(*id), split.ServeOptions{MaxMessageBytes: *maxBytes, Logger: logger})
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Printf("worker %s listening on %s\n", *id, srv.Addr())
+	fmt.Fprintf(stdout, "worker %s listening on %s\n", *id, srv.Addr())
 	return srv.Serve(ctx)
 }

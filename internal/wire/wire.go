@@ -1,5 +1,5 @@
 // Package wire is the binary codec of the project's network messages
-// (packages fedavg and secagg; split can use it too): a Writer that appends
+// (packages fedavg, secagg and split): a Writer that appends
 // little-endian fields to a byte slice, and a Reader that decodes them,
 // remembers the first error, and never trusts a length.
 //

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,7 +77,7 @@ type internalRequest struct {
 // kernel is one running front with its GoNB child.
 type kernel struct {
 	cfg     Config
-	log     *log.Logger
+	log     *slog.Logger
 	front   *jupyter.Sockets // bound for Jupyter's clients
 	child   *jupyter.Sockets // connected to GoNB
 	session *jupyter.Session
@@ -100,41 +100,14 @@ type kernel struct {
 // GoNB exits on its own (an error). GoNB and whatever it started are stopped
 // before Run returns.
 func Run(ctx context.Context, cfg Config) (err error) {
-	if cfg.Log == nil {
-		cfg.Log = os.Stderr
-	}
-	k := &kernel{
-		cfg:      cfg,
-		log:      log.New(cfg.Log, "ppml kernel: ", log.LstdFlags),
-		session:  jupyter.NewSession(),
-		pending:  map[string]route{},
-		catchers: map[string]*errorCatcher{},
-		internal: map[string]*internalRequest{},
-		replied:  make(chan struct{}),
-	}
-	info, err := jupyter.ReadConnectionFile(cfg.ConnectionFile)
+	k, info, gonb, err := newKernel(cfg)
 	if err != nil {
 		return err
-	}
-	gonb := cfg.GoNB
-	if gonb == "" {
-		if gonb, err = exec.LookPath("gonb"); err != nil {
-			return fmt.Errorf("gonb not found on PATH (install the kernel with scripts/install-kernel.sh): %w", err)
-		}
-	}
-	if cfg.Root != "" {
-		if k.proj, err = readProject(cfg.Root); err != nil {
-			return err
-		}
-	}
-	k.gonbVersion = "(unknown version)"
-	if bi, err := buildinfo.ReadFile(gonb); err == nil && bi.Main.Version != "" {
-		k.gonbVersion = bi.Main.Version
 	}
 	// What GoNB or its guardian leaves when killed is adopted by the front
 	// and killed before Run returns.
 	if err := reaper.BecomeSubreaper(); err != nil {
-		k.log.Print(err)
+		k.log.Warn("cannot adopt what gonb leaves behind", "err", err)
 	}
 	defer killOrphans(k.log)
 
@@ -149,25 +122,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	childInfo, err := jupyter.NewConnectionInfo("gonb")
+	cmd, childInfo, err := k.startGoNB(gonb, dir)
 	if err != nil {
 		return err
-	}
-	// GoNB takes the kernel id (for GONB_JUPYTER_KERNEL_ID) from a file name
-	// kernel-ID.json, as Jupyter names them.
-	childFile := filepath.Join(dir, filepath.Base(cfg.ConnectionFile))
-	if !strings.HasPrefix(filepath.Base(childFile), "kernel-") {
-		childFile = filepath.Join(dir, "kernel-"+jupyter.NewID()+".json")
-	}
-	if err := childInfo.WriteFile(childFile); err != nil {
-		return err
-	}
-
-	cmd := gonbCommand(gonb, "--kernel", childFile)
-	logs := &klogFilter{w: cfg.Log, verbose: cfg.Verbose}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start gonb: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -179,23 +136,99 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return fmt.Errorf("connect to gonb: %w", err)
 	}
 	defer k.child.Close()
+	if err := k.start(dialCtx, exited); err != nil {
+		return err
+	}
+	return k.serve(ctx, cmd, exited)
+}
+
+// newKernel returns the kernel of cfg (not started), the connection info of
+// its clients' sockets and the gonb binary it runs.
+func newKernel(cfg Config) (k *kernel, info *jupyter.ConnectionInfo, gonb string, err error) {
+	if cfg.Log == nil {
+		cfg.Log = os.Stderr
+	}
+	k = &kernel{
+		cfg:      cfg,
+		log:      slog.New(slog.NewTextHandler(cfg.Log, nil)).With("kernel", "ppml"),
+		session:  jupyter.NewSession(),
+		pending:  map[string]route{},
+		catchers: map[string]*errorCatcher{},
+		internal: map[string]*internalRequest{},
+		replied:  make(chan struct{}),
+	}
+	if info, err = jupyter.ReadConnectionFile(cfg.ConnectionFile); err != nil {
+		return nil, nil, "", err
+	}
+	gonb = cfg.GoNB
+	if gonb == "" {
+		if gonb, err = exec.LookPath("gonb"); err != nil {
+			return nil, nil, "", fmt.Errorf("gonb not found on PATH (install the kernel with scripts/install-kernel.sh): %w", err)
+		}
+	}
+	if cfg.Root != "" {
+		if k.proj, err = readProject(cfg.Root); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	k.gonbVersion = "(unknown version)"
+	if bi, err := buildinfo.ReadFile(gonb); err == nil && bi.Main.Version != "" {
+		k.gonbVersion = bi.Main.Version
+	}
+	return k, info, gonb, nil
+}
+
+// startGoNB starts gonb on new sockets whose connection file it writes in
+// dir, its output going through the log filter, and returns the process and
+// the sockets' connection info.
+func (k *kernel) startGoNB(gonb, dir string) (*exec.Cmd, *jupyter.ConnectionInfo, error) {
+	childInfo, err := jupyter.NewConnectionInfo("gonb")
+	if err != nil {
+		return nil, nil, err
+	}
+	// GoNB takes the kernel id (for GONB_JUPYTER_KERNEL_ID) from a file name
+	// kernel-ID.json, as Jupyter names them.
+	childFile := filepath.Join(dir, filepath.Base(k.cfg.ConnectionFile))
+	if !strings.HasPrefix(filepath.Base(childFile), "kernel-") {
+		childFile = filepath.Join(dir, "kernel-"+jupyter.NewID()+".json")
+	}
+	if err := childInfo.WriteFile(childFile); err != nil {
+		return nil, nil, err
+	}
+	cmd := gonbCommand(gonb, "--kernel", childFile)
+	logs := &klogFilter{w: k.cfg.Log, verbose: k.cfg.Verbose}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start gonb: %w", err)
+	}
+	return cmd, childInfo, nil
+}
+
+// start relays GoNB's messages, waits for GoNB to answer and sets up the
+// notebook's module, then relays the clients' requests: GoNB must be up,
+// and the module set up, before the first client request, as both go
+// through GoNB's queue ahead of the clients'.
+func (k *kernel) start(ctx context.Context, exited chan error) error {
 	for _, ch := range []jupyter.Channel{jupyter.Shell, jupyter.Control, jupyter.Stdin, jupyter.IOPub} {
 		go k.fromChild(ch)
 	}
-
-	// GoNB must be up, and the notebook's module set up, before the first
-	// client request: both go through GoNB's queue ahead of the clients'.
-	if _, _, err := k.ask(dialCtx, exited, "kernel_info_request", map[string]any{}); err != nil {
+	if _, _, err := k.ask(ctx, exited, "kernel_info_request", map[string]any{}); err != nil {
 		return fmt.Errorf("gonb did not start: %w", err)
 	}
-	if err := k.setup(dialCtx, exited); err != nil {
-		k.log.Print(err)
+	if err := k.setup(ctx, exited); err != nil {
+		k.log.Error("setting up the notebook's module", "err", err)
 	}
 	for _, ch := range []jupyter.Channel{jupyter.Shell, jupyter.Control, jupyter.Stdin} {
 		go k.fromClient(ch)
 	}
-	orphaned := watchParent(ctx, cfg.ParentPID)
+	return nil
+}
 
+// serve waits for the end: GoNB exiting (after a shutdown_request, nil;
+// else an error), ctx done, or the client that started the kernel gone
+// (nil, after stopping GoNB).
+func (k *kernel) serve(ctx context.Context, cmd *exec.Cmd, exited chan error) error {
+	orphaned := watchParent(ctx, k.cfg.ParentPID)
 	select {
 	case err := <-exited:
 		exited <- err // for the deferred stopProcess
@@ -211,7 +244,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		stopProcess(cmd, exited, k.log)
 		return nil
 	case <-orphaned:
-		k.log.Printf("the client that started the kernel (pid %d) is gone: stopping", cfg.ParentPID)
+		k.log.Info("the client that started the kernel is gone: stopping", "pid", k.cfg.ParentPID)
 		stopProcess(cmd, exited, k.log)
 		return nil
 	}
@@ -363,11 +396,11 @@ func (k *kernel) fromClient(ch jupyter.Channel) {
 			if !undecodable(err) {
 				return // closed
 			}
-			k.log.Printf("dropped a message from a client: %v", err)
+			k.log.Warn("dropped a message from a client", "err", err)
 			continue
 		}
 		if err := k.clientMessage(ch, m); err != nil {
-			k.log.Print(err)
+			k.log.Error("serving a client's message", "err", err)
 		}
 	}
 }
@@ -460,11 +493,11 @@ func (k *kernel) fromChild(ch jupyter.Channel) {
 			if !undecodable(err) {
 				return // closed, or gonb is gone
 			}
-			k.log.Printf("dropped a message from gonb: %v", err)
+			k.log.Warn("dropped a message from gonb", "err", err)
 			continue
 		}
 		if err := k.childMessage(ch, m); err != nil {
-			k.log.Print(err)
+			k.log.Error("serving gonb's message", "err", err)
 		}
 	}
 }
@@ -594,7 +627,7 @@ func (k *kernel) patchInspect(m *jupyter.Message, onCommand bool) {
 		return
 	}
 	if k.cfg.Verbose {
-		k.log.Printf("inspect found nothing: %v", c.Data["text/plain"])
+		k.log.Info("inspect found nothing", "text", c.Data["text/plain"])
 	}
 	_ = m.SetContent(map[string]any{"status": "ok", "found": false, "data": map[string]any{}, "metadata": map[string]any{}})
 }
@@ -624,12 +657,12 @@ func (k *kernel) logInternal(m *jupyter.Message) {
 	case "stream":
 		var s streamContent
 		if m.DecodeContent(&s) == nil && strings.TrimSpace(s.Text) != "" && (s.Name != "stdout" || k.cfg.Verbose) {
-			k.log.Printf("gonb, in a cell of the front's own: %s", strings.TrimSpace(s.Text))
+			k.log.Info("gonb, in a cell of the front's own", "stream", s.Name, "text", strings.TrimSpace(s.Text))
 		}
 	case "error":
 		var e errorContent
 		if m.DecodeContent(&e) == nil {
-			k.log.Printf("gonb, in a cell of the front's own: %s: %s", e.EName, e.EValue)
+			k.log.Error("gonb, in a cell of the front's own", "ename", e.EName, "evalue", e.EValue)
 		}
 	}
 }
@@ -650,20 +683,20 @@ func isIdle(m *jupyter.Message) bool {
 
 // killOrphans kills the front's remaining descendants: what GoNB left when
 // it exited, adopted by the front as subreaper.
-func killOrphans(l *log.Logger) {
+func killOrphans(l *slog.Logger) {
 	for _, pid := range reaper.KillDescendants(os.Getpid()) {
-		l.Printf("killed process %d left behind by gonb", pid)
+		l.Info("killed a process left behind by gonb", "pid", pid)
 	}
 }
 
 // stopProcess asks cmd to exit with SIGTERM and kills it after StopTimeout.
-func stopProcess(cmd *exec.Cmd, exited chan error, l *log.Logger) {
+func stopProcess(cmd *exec.Cmd, exited chan error, l *slog.Logger) {
 	terminate(cmd)
 	select {
 	case err := <-exited:
 		exited <- err
 	case <-time.After(StopTimeout):
-		l.Printf("gonb did not exit %v after SIGTERM: killing it", StopTimeout)
+		l.Warn("gonb did not exit after SIGTERM: killing it", "after", StopTimeout)
 		_ = cmd.Process.Kill()
 		exited <- <-exited
 	}

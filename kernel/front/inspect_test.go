@@ -2,13 +2,12 @@ package front
 
 import (
 	"encoding/json"
-	"io"
-	"log"
+	"log/slog"
 	"testing"
 )
 
 func TestPatchInspect(t *testing.T) {
-	k := &kernel{log: log.New(io.Discard, "", 0)}
+	k := &kernel{log: slog.New(slog.DiscardHandler)}
 	hover := `{"status":"ok","found":true,"data":{"text/markdown":"func strings.ToUpper(s string) string"},"metadata":{}}`
 	goplsError := `{"status":"ok","found":true,"data":{"text/plain":"gopls request returned 'hover' with unexpected kind \"\""},"metadata":{}}`
 	notFound := `{"data":{},"found":false,"metadata":{},"status":"ok"}`

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -485,11 +486,11 @@ func (o *Output) MarshalJSON() ([]byte, error) {
 	return marshal(f)
 }
 
+// cloneFields returns a copy of m, never nil (maps.Clone keeps a nil map
+// nil), with room for the fields the marshalers add.
 func cloneFields(m map[string]json.RawMessage) map[string]json.RawMessage {
 	f := make(map[string]json.RawMessage, len(m)+6)
-	for k, v := range m {
-		f[k] = v
-	}
+	maps.Copy(f, m)
 	return f
 }
 

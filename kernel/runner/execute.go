@@ -24,16 +24,9 @@ const iopubTimeout = 4 * time.Second
 func (k *Kernel) Execute(ctx context.Context, code string, timeout time.Duration) (*Result, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.closed {
-		return nil, ErrClosed
-	}
-	in := k.inst
-	if in == nil || in.isDead() {
-		why := "not running"
-		if in != nil {
-			why = in.deadWhy
-		}
-		return nil, fmt.Errorf("%w (%s)", ErrDead, why)
+	in, err := k.running()
+	if err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	req, err := k.session.NewMessage("execute_request", nil, map[string]any{
@@ -48,10 +41,46 @@ func (k *Kernel) Execute(ctx context.Context, code string, timeout time.Duration
 	if err := in.sockets.Send(jupyter.Shell, req); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-
 	r := &Result{Status: StatusOK}
 	c := collector{res: r, displays: k.displays}
-	var reply *jupyter.Message
+	reply, timedOut, over, err := k.await(ctx, in, msgs, &c, timeout, start)
+	if over || err != nil {
+		return r, err
+	}
+	r.Duration = time.Since(start)
+	r.setReply(reply, c.err)
+	if timedOut {
+		r.Status = StatusTimeout
+		r.Message = fmt.Sprintf("timed out after %v and was interrupted (%s)", timeout, r.Message)
+	}
+	return r, nil
+}
+
+// running returns the kernel's running instance, or why there is none.
+func (k *Kernel) running() (*instance, error) {
+	if k.closed {
+		return nil, ErrClosed
+	}
+	in := k.inst
+	if in == nil || in.isDead() {
+		why := "not running"
+		if in != nil {
+			why = in.deadWhy
+		}
+		return nil, fmt.Errorf("%w (%s)", ErrDead, why)
+	}
+	return in, nil
+}
+
+// await collects the messages of an execution into c until its
+// execute_reply and idle status came (or the idle status is iopubTimeout
+// late), and returns the reply and whether the timeout (counted from start)
+// interrupted it.
+// When the execution ends otherwise (still running InterruptGrace after the
+// interrupt, so the kernel is restarted; the kernel died), over is true and
+// c's Result says why; ctx done interrupts the kernel and returns its error.
+func (k *Kernel) await(ctx context.Context, in *instance, msgs <-chan *jupyter.Message, c *collector, timeout time.Duration, start time.Time) (reply *jupyter.Message, timedOut, over bool, err error) {
+	r := c.res
 	idle := false
 	var deadline, grace, iopubWait <-chan time.Time
 	if timeout > 0 {
@@ -59,7 +88,6 @@ func (k *Kernel) Execute(ctx context.Context, code string, timeout time.Duration
 		defer t.Stop()
 		deadline = t.C
 	}
-	timedOut := false
 	for reply == nil || !idle {
 		select {
 		case m := <-msgs:
@@ -95,20 +123,26 @@ func (k *Kernel) Execute(ctx context.Context, code string, timeout time.Duration
 			if err := k.restart(ctx); err != nil {
 				r.Message += " but did not come back: " + err.Error()
 			}
-			return r, nil
+			return nil, true, true, nil
 		case <-in.dead:
 			r.Status = StatusDied
 			r.Message = "the kernel died while executing: " + in.deadWhy
 			r.Duration = time.Since(start)
 			in.close()
 			in.proc.kill(0)
-			return r, nil
+			return nil, false, true, nil
 		case <-ctx.Done():
 			k.interrupt(in)
-			return r, ctx.Err()
+			return nil, timedOut, true, ctx.Err()
 		}
 	}
-	r.Duration = time.Since(start)
+	return reply, timedOut, false, nil
+}
+
+// setReply sets r's status, execution count and error from the kernel's
+// execute_reply; errOut is the error output the execution sent on iopub,
+// if any.
+func (r *Result) setReply(reply *jupyter.Message, errOut *nbformat.Output) {
 	var content struct {
 		Status         string   `json:"status"`
 		ExecutionCount *int     `json:"execution_count"`
@@ -125,12 +159,12 @@ func (k *Kernel) Execute(ctx context.Context, code string, timeout time.Duration
 	case "error":
 		r.Status = StatusError
 		r.EName, r.EValue, r.Traceback = content.EName, content.EValue, content.Traceback
-		if c.err != nil {
+		if errOut != nil {
 			// The error output, as the notebook shows it. Kernels usually
 			// say the same in the reply, but not all (GoNB alone replies
 			// "ERROR: exit status 2" to a panic whose output is the panic)
 			// and some put it only on iopub.
-			r.EName, r.EValue, r.Traceback = c.err.EName, c.err.EValue, c.err.Traceback
+			r.EName, r.EValue, r.Traceback = errOut.EName, errOut.EValue, errOut.Traceback
 		}
 		r.Message = strings.TrimSpace(r.EName + ": " + r.EValue)
 	default: // "aborted", or anything else
@@ -138,11 +172,6 @@ func (k *Kernel) Execute(ctx context.Context, code string, timeout time.Duration
 		r.EName = content.Status
 		r.Message = "execution " + content.Status
 	}
-	if timedOut {
-		r.Status = StatusTimeout
-		r.Message = fmt.Sprintf("timed out after %v and was interrupted (%s)", timeout, r.Message)
-	}
-	return r, nil
 }
 
 // collector turns iopub messages into notebook outputs as nbclient does:

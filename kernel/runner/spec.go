@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -110,12 +111,7 @@ func ListSpecs() []string {
 			}
 		}
 	}
-	names := make([]string, 0, len(seen))
-	for n := range seen {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // ReadSpec reads the kernelspec in dir (dir/kernel.json).
@@ -164,12 +160,7 @@ func (s *Spec) command(connectionFile string) (argv, env []string) {
 	if (s.Name == "python" || s.Name == "python2" || s.Name == "python3") && !histFile {
 		argv = append(argv, "--HistoryManager.hist_file=:memory:")
 	}
-	keys := make([]string, 0, len(s.Env))
-	for k := range s.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 		env = append(env, k+"="+os.Expand(r.Replace(s.Env[k]), func(v string) string { return os.Getenv(v) }))
 	}
 	return argv, env

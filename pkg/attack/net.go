@@ -221,13 +221,7 @@ func (n *Net) Loss(scope *model.Scope, x, labels *G.Node) *G.Node {
 
 // params returns the parameter nodes of graph g, in the order of
 // [Gradients].
-func (n *Net) params(g *G.Graph) []*G.Node {
-	p := make([]*G.Node, len(n.vars))
-	for i, v := range n.vars {
-		p[i] = v.NodeValue(g)
-	}
-	return p
-}
+func (n *Net) params(g *G.Graph) []*G.Node { return nodeValues(n.vars, g) }
 
 // Gradients is a gradient of a [Net]'s loss: one flat slice per parameter in
 // the order of [Net.ParamShapes] (layer 0's weights, row-major [inputs,

@@ -1,6 +1,7 @@
 package fl
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,22 +42,10 @@ func TestBatches(t *testing.T) {
 				next++
 			}
 		}
-		if !equalInts(sizes, tt.sizes) {
+		if !slices.Equal(sizes, tt.sizes) {
 			t.Errorf("Batches(%d) of %d examples: sizes %v, want %v", tt.bs, tt.n, sizes, tt.sizes)
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestPartyData(t *testing.T) {

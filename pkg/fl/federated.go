@@ -295,14 +295,13 @@ func runRounds(m Perceptron, parties []Dataset, test Dataset, cfg FedConfig,
 }
 
 func (c FedConfig) check() error {
-	switch {
-	case c.Rounds < 0:
+	if c.Rounds < 0 {
 		return fmt.Errorf("fl: %d rounds: must be at least 0", c.Rounds)
-	case c.BatchSize < 0:
-		return fmt.Errorf("fl: batch size %d: must be at least 0 (0: the whole data)", c.BatchSize)
-	case !(c.LR > 0) || math.IsInf(c.LR, 1):
-		return fmt.Errorf("fl: learning rate %v: must be positive and finite", c.LR)
-	case !(c.Fraction >= 0 && c.Fraction <= 1):
+	}
+	if err := checkSGD(c.BatchSize, c.LR); err != nil {
+		return err
+	}
+	if !(c.Fraction >= 0 && c.Fraction <= 1) {
 		return fmt.Errorf("fl: client fraction %v: must be in [0, 1]", c.Fraction)
 	}
 	return nil

@@ -35,7 +35,7 @@ func TestAverage(t *testing.T) {
 func TestVectorRoundTrip(t *testing.T) {
 	g := Grad{W: []float64{1, 2, 3}, B: 4}
 	v := g.Vector()
-	if !equal(v, []float64{1, 2, 3, 4}) {
+	if !slices.Equal(v, []float64{1, 2, 3, 4}) {
 		t.Fatalf("Vector = %v", v)
 	}
 	v[0] = 100
@@ -93,10 +93,10 @@ func TestPairMasks(t *testing.T) {
 		t.Error("two pairs share a secret")
 	}
 	a, b := PairMask(secrets[0], 785), PairMask(secrets[0], 785)
-	if !equal(a, b) {
+	if !slices.Equal(a, b) {
 		t.Error("PairMask is not deterministic in the secret")
 	}
-	if equal(a, PairMask(secrets[1], 785)) {
+	if slices.Equal(a, PairMask(secrets[1], 785)) {
 		t.Error("two secrets give the same mask")
 	}
 	lo, hi := slices.Min(a), slices.Max(a)
@@ -136,7 +136,7 @@ func TestSampleClients(t *testing.T) {
 			t.Errorf("SampleClients(%d, %v) = %v: want distinct sorted ids in [0, %d)", tt.n, tt.fraction, got, tt.n)
 		}
 		again := SampleClients(tt.n, tt.fraction, rand.New(rand.NewPCG(1, 2)))
-		if !equalInts(got, again) {
+		if !slices.Equal(got, again) {
 			t.Errorf("SampleClients(%d, %v) not deterministic: %v then %v", tt.n, tt.fraction, got, again)
 		}
 	}

@@ -202,13 +202,20 @@ type TrainConfig struct {
 }
 
 func (c TrainConfig) check() error {
-	switch {
-	case c.Epochs < 0:
+	if c.Epochs < 0 {
 		return fmt.Errorf("fl: %d epochs: must be at least 0", c.Epochs)
-	case c.BatchSize < 0:
-		return fmt.Errorf("fl: batch size %d: must be at least 0 (0: the whole data)", c.BatchSize)
-	case !(c.LR > 0) || math.IsInf(c.LR, 1):
-		return fmt.Errorf("fl: learning rate %v: must be positive and finite", c.LR)
+	}
+	return checkSGD(c.BatchSize, c.LR)
+}
+
+// checkSGD checks the batch size and learning rate of a training
+// configuration.
+func checkSGD(batchSize int, lr float64) error {
+	switch {
+	case batchSize < 0:
+		return fmt.Errorf("fl: batch size %d: must be at least 0 (0: the whole data)", batchSize)
+	case !(lr > 0) || math.IsInf(lr, 1):
+		return fmt.Errorf("fl: learning rate %v: must be positive and finite", lr)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package fl
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -40,24 +41,12 @@ func TestForwardPredict(t *testing.T) {
 		}
 	}
 	pred := Predict(m, x)
-	if want := []float64{1, 0, 1}; !equal(pred, want) {
+	if want := []float64{1, 0, 1}; !slices.Equal(pred, want) {
 		t.Errorf("Predict = %v, want %v", pred, want)
 	}
-	if got := Threshold(p, 0.5); !equal(got, pred) {
+	if got := Threshold(p, 0.5); !slices.Equal(got, pred) {
 		t.Errorf("Threshold(probabilities, 0.5) = %v, want Predict's %v", got, pred)
 	}
-}
-
-func equal(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestAccuracy(t *testing.T) {
@@ -115,7 +104,7 @@ func TestLossFiniteAtSaturation(t *testing.T) {
 func TestStepLeavesModelUnchanged(t *testing.T) {
 	m := Perceptron{W: []float64{1, 2}, B: 3}
 	next := Step(m, Grad{W: []float64{10, -10}, B: 1}, 0.1)
-	if want := (Perceptron{W: []float64{0, 3}, B: 2.9}); !equal(next.W, want.W) || next.B != want.B {
+	if want := (Perceptron{W: []float64{0, 3}, B: 2.9}); !slices.Equal(next.W, want.W) || next.B != want.B {
 		t.Errorf("Step = %+v, want %+v", next, want)
 	}
 	if m.W[0] != 1 || m.W[1] != 2 || m.B != 3 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -373,8 +374,9 @@ func replyFrame(frames [][]byte) ([]byte, error) {
 type ServeOptions struct {
 	// MaxMessageBytes bounds the requests accepted (DefaultMaxMessageBytes if zero).
 	MaxMessageBytes int
-	// Log, if set, receives one line per malformed or failed request.
-	Log func(format string, args ...any)
+	// Logger, if set, receives a record per malformed or failed request
+	// (level Warn).
+	Logger *slog.Logger
 }
 
 // maxQueued bounds the requests a server holds before running them; more
@@ -543,8 +545,8 @@ func (s *Server) serveConn(tcp *net.TCPConn, jobs chan<- queued) {
 }
 
 func (s *Server) logf(format string, args ...any) {
-	if s.opts.Log != nil {
-		s.opts.Log(format, args...)
+	if s.opts.Logger != nil {
+		s.opts.Logger.Warn(fmt.Sprintf(format, args...))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/ppml-go/ppml/internal/wire"
 	"github.com/ppml-go/ppml/pkg/nn"
 )
 
@@ -35,7 +36,9 @@ import (
 // greetings at once, the rest in order). Decoding never trusts a length: every
 // count and size is checked against the bytes that remain and the limits
 // below before anything is allocated. Tensors are decoded straight into
-// buffers of the compute backend (one copy).
+// buffers of the compute backend (one copy). The fields are written and
+// read with the project's codec, internal/wire; the header and its version
+// are split's own.
 
 const (
 	wireVersion = 3
@@ -63,14 +66,11 @@ func wireDType(d dtypes.DType) (byte, bool) {
 	return 0, false
 }
 
-// encoder appends to a byte slice.
-type encoder struct{ b []byte }
+// encoder appends split's fields to a byte slice, on the project's codec.
+type encoder struct{ wire.Writer }
 
-func (e *encoder) byte(v byte)     { e.b = append(e.b, v) }
-func (e *encoder) uvarint(v int)   { e.b = binary.AppendUvarint(e.b, uint64(v)) }
-func (e *encoder) u64(v uint64)    { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
-func (e *encoder) f64(v float64)   { e.u64(math.Float64bits(v)) }
-func (e *encoder) string(s string) { e.uvarint(len(s)); e.b = append(e.b, s...) }
+func (e *encoder) uvarint(v int)   { e.Uvarint(uint64(v)) }
+func (e *encoder) string(s string) { e.uvarint(len(s)); e.B = append(e.B, s...) }
 
 func (e *encoder) tensor(t *tensors.Tensor) error {
 	if t == nil || !t.Ok() {
@@ -84,12 +84,12 @@ func (e *encoder) tensor(t *tensors.Tensor) error {
 	if s.Rank() > maxRank {
 		return fmt.Errorf("split: tensor rank %d exceeds %d", s.Rank(), maxRank)
 	}
-	e.byte(code)
-	e.byte(byte(s.Rank()))
+	e.U8(code)
+	e.U8(byte(s.Rank()))
 	for _, d := range s.Dimensions {
 		e.uvarint(d)
 	}
-	return t.ConstBytes(func(data []byte) { e.b = append(e.b, data...) })
+	return t.ConstBytes(func(data []byte) { e.B = append(e.B, data...) })
 }
 
 // tensorSize is an upper bound of the encoded size of t.
@@ -104,117 +104,81 @@ func (e *encoder) spec(s modelSpec) {
 	e.uvarint(s.InputDim)
 	e.uvarint(len(s.Layers))
 	for _, l := range s.Layers {
-		e.byte(byte(l.Kind))
+		e.U8(byte(l.Kind))
 		e.uvarint(l.Units)
-		e.byte(byte(l.Activation))
+		e.U8(byte(l.Activation))
 		e.uvarint(l.Size)
 		e.uvarint(len(l.Shape))
 		for _, d := range l.Shape {
 			e.uvarint(d)
 		}
 	}
-	e.byte(byte(s.Loss))
-	e.f64(s.LearningRate)
+	e.U8(byte(s.Loss))
+	e.F64(s.LearningRate)
 }
 
 // errMalformed wraps every decoding error.
-var errMalformed = errors.New("malformed message")
+var errMalformed = wire.ErrMalformed
 
-// decoder reads from a byte slice, failing on the first inconsistency.
+// decoder reads split's fields from a byte slice, on the project's codec,
+// failing on the first inconsistency.
 type decoder struct {
-	b   []byte
-	err error
+	*wire.Reader
 	// reuse, if set, returns a tensor of the shape to decode into (nil if
 	// it has none).
 	reuse func(shapes.Shape) *tensors.Tensor
 }
 
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", errMalformed, fmt.Sprintf(format, args...))
+// failure returns the first decoding error, saying the message is
+// malformed, or nil.
+func (d *decoder) failure() error {
+	if err := d.Err(); err != nil {
+		return fmt.Errorf("%w: %v", errMalformed, err)
 	}
+	return nil
 }
-
-func (d *decoder) bytes(n int) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n < 0 || n > len(d.b) {
-		d.fail("%d bytes announced, %d left", n, len(d.b))
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) byte() byte {
-	v := d.bytes(1)
-	if v == nil {
-		return 0
-	}
-	return v[0]
-}
-
-func (d *decoder) u64() uint64 {
-	v := d.bytes(8)
-	if v == nil {
-		return 0
-	}
-	return binary.LittleEndian.Uint64(v)
-}
-
-func (d *decoder) f64() float64 { return math.Float64frombits(d.u64()) }
 
 // uvarint reads a count or size that must not exceed limit.
 func (d *decoder) uvarint(limit int, what string) int {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad varint for %s", what)
-		return 0
-	}
-	d.b = d.b[n:]
+	v := d.Uvarint()
 	if v > uint64(limit) {
-		d.fail("%s is %d, the limit is %d", what, v, limit)
+		d.Fail("%s is %d, the limit is %d", what, v, limit)
 		return 0
 	}
 	return int(v)
 }
 
 func (d *decoder) string() string {
-	return string(d.bytes(d.uvarint(maxString, "string length")))
+	return string(d.Take(d.uvarint(maxString, "string length")))
 }
 
 func (d *decoder) tensor() *tensors.Tensor {
-	code := d.byte()
-	rank := int(d.byte())
-	if d.err != nil {
+	code := d.U8()
+	rank := int(d.U8())
+	if d.Err() != nil {
 		return nil
 	}
 	if int(code) >= len(wireDTypes) {
-		d.fail("unknown dtype code %d", code)
+		d.Fail("unknown dtype code %d", code)
 		return nil
 	}
 	if rank > maxRank {
-		d.fail("tensor rank %d exceeds %d", rank, maxRank)
+		d.Fail("tensor rank %d exceeds %d", rank, maxRank)
 		return nil
 	}
 	dtype := wireDTypes[code]
 	dims := make([]int, rank)
 	size := 1
 	for i := range dims {
-		dims[i] = d.uvarint(len(d.b), "dimension")
-		if dims[i] > 0 && size > len(d.b)/dims[i] {
-			d.fail("tensor of dimensions %v is larger than the message", dims[:i+1])
+		dims[i] = d.uvarint(d.Len(), "dimension")
+		if dims[i] > 0 && size > d.Len()/dims[i] {
+			d.Fail("tensor of dimensions %v is larger than the message", dims[:i+1])
 			return nil
 		}
 		size *= dims[i]
 	}
-	data := d.bytes(size * dtype.Size())
-	if d.err != nil {
+	data := d.Take(size * dtype.Size())
+	if d.Err() != nil {
 		return nil
 	}
 	shape := shapes.Make(dtype, dims...)
@@ -227,7 +191,7 @@ func (d *decoder) tensor() *tensors.Tensor {
 	}
 	t, err := tensors.FromRaw(nn.Backend(), 0, shape, data)
 	if err != nil {
-		d.fail("tensor: %v", err)
+		d.Fail("tensor: %v", err)
 		return nil
 	}
 	return t
@@ -238,42 +202,36 @@ func (d *decoder) spec() modelSpec {
 	s.InputDim = d.uvarint(maxUnits, "input dimension")
 	n := d.uvarint(maxLayers, "number of layers")
 	for range n {
-		if d.err != nil {
+		if d.Err() != nil {
 			break
 		}
-		l := nn.Layer{Kind: nn.LayerKind(d.byte())}
+		l := nn.Layer{Kind: nn.LayerKind(d.U8())}
 		l.Units = d.uvarint(maxUnits, "units")
-		l.Activation = nn.Activation(d.byte())
+		l.Activation = nn.Activation(d.U8())
 		l.Size = d.uvarint(maxUnits, "size")
 		for range d.uvarint(maxRank, "layer shape rank") {
 			l.Shape = append(l.Shape, d.uvarint(maxUnits, "layer shape"))
 		}
 		s.Layers = append(s.Layers, l)
 	}
-	s.Loss = nn.Loss(d.byte())
-	s.LearningRate = d.f64()
+	s.Loss = nn.Loss(d.U8())
+	s.LearningRate = d.F64()
 	return s
 }
 
 // header writes or checks the message header: "PS", the version and the
 // request id.
 func (e *encoder) header(id uint64) {
-	e.b = append(e.b, 'P', 'S', wireVersion)
-	e.u64(id)
+	e.B = append(e.B, 'P', 'S', wireVersion)
+	e.U64(id)
 }
 
 func (d *decoder) header() (id uint64) {
-	h := d.bytes(3)
-	if d.err == nil && (h[0] != 'P' || h[1] != 'S' || h[2] != wireVersion) {
-		d.fail("bad header % x (want \"PS\" version %d)", h, wireVersion)
+	h := d.Take(3)
+	if d.Err() == nil && (h[0] != 'P' || h[1] != 'S' || h[2] != wireVersion) {
+		d.Fail("bad header % x (want \"PS\" version %d)", h, wireVersion)
 	}
-	return d.u64()
-}
-
-func (d *decoder) end() {
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d trailing bytes", len(d.b))
-	}
+	return d.U64()
 }
 
 // encodeRequest serialises a request, appending to buf (which may be nil).
@@ -288,17 +246,17 @@ func encodeRequest(buf []byte, r request) ([]byte, error) {
 			}
 		}
 	}
-	e := &encoder{b: slices.Grow(buf[:0], size)}
+	e := &encoder{wire.Writer{B: slices.Grow(buf[:0], size)}}
 	e.header(r.id)
 	e.uvarint(int(min(max(r.timeout, 0), maxTimeout) / time.Millisecond))
 	e.uvarint(len(r.cmds))
 	for i, c := range r.cmds {
-		e.byte(byte(c.Op))
-		e.u64(uint64(c.Out))
-		e.u64(uint64(c.A))
-		e.u64(uint64(c.B))
-		e.u64(uint64(c.C))
-		e.byte(c.flags())
+		e.U8(byte(c.Op))
+		e.U64(uint64(c.Out))
+		e.U64(uint64(c.A))
+		e.U64(uint64(c.B))
+		e.U64(uint64(c.C))
+		e.U8(c.flags())
 		switch c.Op {
 		case opPut, opDeliver:
 			if err := e.tensor(c.Tensor); err != nil {
@@ -310,7 +268,7 @@ func encodeRequest(buf []byte, r request) ([]byte, error) {
 				return nil, fmt.Errorf("command %d: %w", i, err)
 			}
 		case opSetLR:
-			e.f64(c.Rate)
+			e.F64(c.Rate)
 		case opSend:
 			if c.Peer == "" || len(c.Peer) > maxString {
 				return nil, fmt.Errorf("command %d: send needs a peer address of at most %d bytes", i, maxString)
@@ -318,30 +276,30 @@ func encodeRequest(buf []byte, r request) ([]byte, error) {
 			e.string(c.Peer)
 		}
 	}
-	return e.b, nil
+	return e.B, nil
 }
 
 // decodeRequest parses a request, decoding tensors into those reuse gives
 // (reuse may be nil). When the header was readable, the returned request
 // carries its id even if the rest is malformed.
 func decodeRequest(b []byte, reuse func(shapes.Shape) *tensors.Tensor) (request, error) {
-	d := &decoder{b: b, reuse: reuse}
+	d := &decoder{Reader: wire.NewReader(b), reuse: reuse}
 	var r request
 	r.id = d.header()
 	r.timeout = time.Duration(d.uvarint(int(maxTimeout/time.Millisecond), "timeout")) * time.Millisecond
 	n := d.uvarint(maxCommands, "number of commands")
 	r.cmds = make([]command, 0, min(n, 64))
 	for range n {
-		if d.err != nil {
+		if d.Err() != nil {
 			break
 		}
 		var c command
-		c.Op = op(d.byte())
-		c.Out = ObjectID(d.u64())
-		c.A = ObjectID(d.u64())
-		c.B = ObjectID(d.u64())
-		c.C = ObjectID(d.u64())
-		c.setFlags(d.byte())
+		c.Op = op(d.U8())
+		c.Out = ObjectID(d.U64())
+		c.A = ObjectID(d.U64())
+		c.B = ObjectID(d.U64())
+		c.C = ObjectID(d.U64())
+		c.setFlags(d.U8())
 		switch c.Op {
 		case opPut, opDeliver:
 			c.Tensor = d.tensor()
@@ -350,22 +308,22 @@ func decodeRequest(b []byte, reuse func(shapes.Shape) *tensors.Tensor) (request,
 			c.Spec = &s
 			c.Tensor = d.tensor()
 		case opSetLR:
-			c.Rate = d.f64()
+			c.Rate = d.F64()
 		case opSend:
 			c.Peer = d.string()
-			if d.err == nil && c.Peer == "" {
-				d.fail("send without a peer address")
+			if d.Err() == nil && c.Peer == "" {
+				d.Fail("send without a peer address")
 			}
 		}
-		if d.err == nil && !c.Op.valid() {
-			d.fail("unknown operation %d", c.Op)
+		if d.Err() == nil && !c.Op.valid() {
+			d.Fail("unknown operation %d", c.Op)
 		}
 		r.cmds = append(r.cmds, c)
 	}
-	d.end()
-	if d.err != nil {
+	d.Finish()
+	if d.Err() != nil {
 		r.cmds = nil
-		return r, d.err
+		return r, d.failure()
 	}
 	return r, nil
 }
@@ -389,25 +347,25 @@ func encodeReply(buf []byte, id uint64, results []result, failure error) ([]byte
 			size += 32 + len(o.Kind) + len(o.Description)
 		}
 	}
-	e := &encoder{b: slices.Grow(buf[:0], size)}
+	e := &encoder{wire.Writer{B: slices.Grow(buf[:0], size)}}
 	e.header(id)
 	if failure != nil {
 		switch {
 		case errors.Is(failure, ErrTimeout):
-			e.byte(statusTimeout)
+			e.U8(statusTimeout)
 		case errors.Is(failure, errAborted):
-			e.byte(statusAborted)
+			e.U8(statusAborted)
 		default:
-			e.byte(statusError)
+			e.U8(statusError)
 		}
 		msg := failure.Error()
 		if len(msg) > maxString {
 			msg = msg[:maxString]
 		}
 		e.string(msg)
-		return e.b, nil
+		return e.B, nil
 	}
-	e.byte(0)
+	e.U8(0)
 	e.uvarint(len(results))
 	for _, r := range results {
 		var parts byte
@@ -426,21 +384,21 @@ func encodeReply(buf []byte, id uint64, results []result, failure error) ([]byte
 		if r.Sent != 0 {
 			parts |= partSent
 		}
-		e.byte(parts)
+		e.U8(parts)
 		if r.Tensor != nil {
 			if err := e.tensor(r.Tensor); err != nil {
 				return nil, err
 			}
 		}
 		if r.Metrics != nil {
-			e.f64(r.Metrics.Loss)
-			e.f64(r.Metrics.Accuracy)
+			e.F64(r.Metrics.Loss)
+			e.F64(r.Metrics.Accuracy)
 			e.uvarint(r.Metrics.Count)
 		}
 		if r.Objects != nil {
 			e.uvarint(len(r.Objects))
 			for _, o := range r.Objects {
-				e.u64(uint64(o.ID))
+				e.U64(uint64(o.ID))
 				e.string(o.Kind)
 				e.string(o.Description)
 			}
@@ -452,7 +410,7 @@ func encodeReply(buf []byte, id uint64, results []result, failure error) ([]byte
 			e.uvarint(int(r.Sent))
 		}
 	}
-	return e.b, nil
+	return e.B, nil
 }
 
 // Error statuses of a reply: the kinds of error a client can test for.
@@ -475,14 +433,14 @@ func (e *remoteError) Unwrap() error { return e.kind }
 // decodeReply parses a reply to request id; a worker's error comes back as
 // a remoteError.
 func decodeReply(b []byte) (id uint64, _ []result, _ error) {
-	d := &decoder{b: b}
+	d := &decoder{Reader: wire.NewReader(b)}
 	id = d.header()
-	status := d.byte()
-	if d.err == nil && status >= statusError && status <= statusAborted {
+	status := d.U8()
+	if d.Err() == nil && status >= statusError && status <= statusAborted {
 		msg := d.string()
-		d.end()
-		if d.err != nil {
-			return id, nil, d.err
+		d.Finish()
+		if d.Err() != nil {
+			return id, nil, d.failure()
 		}
 		re := &remoteError{msg: msg}
 		switch status {
@@ -493,34 +451,34 @@ func decodeReply(b []byte) (id uint64, _ []result, _ error) {
 		}
 		return id, nil, re
 	}
-	if d.err == nil && status != 0 {
-		d.fail("unknown reply status %d", status)
+	if d.Err() == nil && status != 0 {
+		d.Fail("unknown reply status %d", status)
 	}
 	n := d.uvarint(maxCommands, "number of results")
 	results := make([]result, 0, min(n, 64))
 	for range n {
-		if d.err != nil {
+		if d.Err() != nil {
 			break
 		}
 		var r result
-		parts := d.byte()
+		parts := d.U8()
 		if parts >= partSent<<1 {
-			d.fail("unknown result parts %#x", parts)
+			d.Fail("unknown result parts %#x", parts)
 		}
 		if parts&partTensor != 0 {
 			r.Tensor = d.tensor()
 		}
 		if parts&partMetrics != 0 {
-			r.Metrics = &nn.Metrics{Loss: d.f64(), Accuracy: d.f64(), Count: d.uvarint(math.MaxInt32, "count")}
+			r.Metrics = &nn.Metrics{Loss: d.F64(), Accuracy: d.F64(), Count: d.uvarint(math.MaxInt32, "count")}
 		}
 		if parts&partObjects != 0 {
-			k := d.uvarint(len(d.b), "number of objects")
+			k := d.uvarint(d.Len(), "number of objects")
 			r.Objects = make([]ObjectInfo, 0, min(k, 64))
 			for range k {
-				if d.err != nil {
+				if d.Err() != nil {
 					break
 				}
-				r.Objects = append(r.Objects, ObjectInfo{ID: ObjectID(d.u64()), Kind: d.string(), Description: d.string()})
+				r.Objects = append(r.Objects, ObjectInfo{ID: ObjectID(d.U64()), Kind: d.string(), Description: d.string()})
 			}
 		}
 		if parts&partText != 0 {
@@ -531,9 +489,9 @@ func decodeReply(b []byte) (id uint64, _ []result, _ error) {
 		}
 		results = append(results, r)
 	}
-	d.end()
-	if d.err != nil {
-		return id, nil, d.err
+	d.Finish()
+	if d.Err() != nil {
+		return id, nil, d.failure()
 	}
 	return id, results, nil
 }

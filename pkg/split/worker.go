@@ -175,6 +175,20 @@ func (w *VirtualWorker) model(id ObjectID) (*nn.Model, error) {
 	return objectAs[*nn.Model](w, id, "model")
 }
 
+// modelAndTensor returns the operands of a model operation: model A and
+// tensor B (its input or gradient).
+func (w *VirtualWorker) modelAndTensor(c command) (*nn.Model, *tensors.Tensor, error) {
+	m, err := w.model(c.A)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := w.tensor(c.B)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, t, nil
+}
+
 // objectAs returns the object id of w as a T, or an error naming what it
 // is instead (kind names T for people).
 func objectAs[T any](w *VirtualWorker, id ObjectID, kind string) (T, error) {
@@ -473,11 +487,7 @@ func (w *VirtualWorker) setLR(_ context.Context, c command, _ request) (result, 
 
 // forward runs opForward and opPredict: model A on input B.
 func (w *VirtualWorker) forward(_ context.Context, c command, _ request) (result, error) {
-	m, err := w.model(c.A)
-	if err != nil {
-		return result{}, err
-	}
-	x, err := w.tensor(c.B)
+	m, x, err := w.modelAndTensor(c)
 	if err != nil {
 		return result{}, err
 	}
@@ -502,11 +512,7 @@ func (w *VirtualWorker) forward(_ context.Context, c command, _ request) (result
 
 // backwardStep runs opBackwardStep: model A back-propagates gradient B.
 func (w *VirtualWorker) backwardStep(_ context.Context, c command, _ request) (result, error) {
-	m, err := w.model(c.A)
-	if err != nil {
-		return result{}, err
-	}
-	g, err := w.tensor(c.B)
+	m, g, err := w.modelAndTensor(c)
 	if err != nil {
 		return result{}, err
 	}
@@ -528,11 +534,7 @@ func (w *VirtualWorker) backwardStep(_ context.Context, c command, _ request) (r
 
 // trainTop runs opTrainTop: model A, input B, labels C.
 func (w *VirtualWorker) trainTop(_ context.Context, c command, _ request) (result, error) {
-	m, err := w.model(c.A)
-	if err != nil {
-		return result{}, err
-	}
-	x, err := w.tensor(c.B)
+	m, x, err := w.modelAndTensor(c)
 	if err != nil {
 		return result{}, err
 	}

@@ -3,6 +3,7 @@ package fedavg
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -47,11 +48,7 @@ func (a *plainAggregator) result() ([]float64, Metrics, error) {
 	sum := make([]float64, a.dim)
 	var weight, seen int
 	var lossSum, correct float64
-	clients := make([]int, 0, len(a.updates))
-	for k := range a.updates {
-		clients = append(clients, k)
-	}
-	slices.Sort(clients)
+	clients := slices.Sorted(maps.Keys(a.updates))
 	for _, k := range clients {
 		u := a.updates[k]
 		w := float64(u.Weight)

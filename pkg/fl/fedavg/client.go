@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -22,8 +23,8 @@ type ClientOptions struct {
 	Data func(clients int, seed int64) (Dataset, error)
 	// JoinTimeout bounds the wait for the server's welcome (default 1 min).
 	JoinTimeout time.Duration
-	// Logf, if not nil, receives a line per round.
-	Logf func(format string, args ...any)
+	// Logger, if not nil, receives a record per round (level Info).
+	Logger *slog.Logger
 }
 
 // ErrRejected is wrapped by the error RunClient returns when the server
@@ -102,8 +103,8 @@ type client struct {
 }
 
 func (c *client) logf(format string, args ...any) {
-	if c.opts.Logf != nil {
-		c.opts.Logf(format, args...)
+	if c.opts.Logger != nil {
+		c.opts.Logger.Info(fmt.Sprintf(format, args...))
 	}
 }
 

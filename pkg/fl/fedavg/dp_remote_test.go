@@ -103,8 +103,7 @@ func helperDPClients(ids string) error {
 				return parts[id], nil
 			},
 			JoinTimeout: time.Minute,
-			Logf: func(f string, a ...any) {
-				line := fmt.Sprintf(f, a...)
+			Logger: lineLogger(func(line string) {
 				for r, d := range drops {
 					if d[id] && strings.HasSuffix(line, fmt.Sprintf(": round %d: training", r)) {
 						fmt.Fprintf(os.Stderr, "client %d drops out of round %d\n", id, r)
@@ -112,7 +111,7 @@ func helperDPClients(ids string) error {
 						select {} // silent from now on
 					}
 				}
-			},
+			}),
 		}
 		go func() {
 			err := RunClient(ctx, os.Getenv("FEDAVG_ENDPOINT"), DenseModel(784, 16, 2, 0), opts)
@@ -144,11 +143,11 @@ func TestDPFedAvg100ClientsSecAggDropouts(t *testing.T) {
 	var lines []string
 	var mu sync.Mutex
 	srv, err := p.Listen("tcp://127.0.0.1:0", ServerOptions{Clients: dpClients, DataSeed: dpSeed, Timeout: 3 * time.Second,
-		Logf: func(f string, a ...any) {
+		Logger: lineLogger(func(line string) {
 			mu.Lock()
-			lines = append(lines, fmt.Sprintf(f, a...))
+			lines = append(lines, line)
 			mu.Unlock()
-		}})
+		})})
 	if err != nil {
 		t.Fatal(err)
 	}

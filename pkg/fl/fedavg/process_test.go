@@ -290,10 +290,6 @@ func TestCNNFederated(t *testing.T) {
 	}
 }
 
-// equalParams is slices.Equal, under the name secure_test.go (rewritten
-// elsewhere) still uses.
-func equalParams(a, b []float32) bool { return slices.Equal(a, b) }
-
 // TestGoMLXModelFederated averages a model written as a GoMLX model
 // function (ml/layers), not built by nn.Sequential: it learns the 0/1
 // digits like the course's model.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"slices"
@@ -50,13 +51,12 @@ func helperClient() error {
 			return ClientPart(sets[0].Slice(0, remoteImages), id, clients, seed, 0, 1)
 		},
 		JoinTimeout: 30 * time.Second,
-		Logf: func(f string, a ...any) {
-			line := fmt.Sprintf(f, a...)
+		Logger: lineLogger(func(line string) {
 			fmt.Fprintln(os.Stderr, line)
 			if hangID, hangAt, ok := strings.Cut(os.Getenv("FEDAVG_HANG"), ":"); ok && hangID == strconv.Itoa(id) && strings.Contains(line, hangAt) {
 				select {} // stand still mid-round until the test kills this process
 			}
-		},
+		}),
 	}
 	return RunClient(context.Background(), os.Getenv("FEDAVG_ENDPOINT"), DenseModel(784, 16, 2, 0), opts)
 }
@@ -110,10 +110,24 @@ func (c *clientProc) exitStatus(t *testing.T) error {
 	}
 }
 
+// lineLogger returns a logger that calls f with the message of each record.
+func lineLogger(f func(line string)) *slog.Logger { return slog.New(lineHandler(f)) }
+
+// lineHandler is the slog.Handler of lineLogger.
+type lineHandler func(line string)
+
+func (h lineHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h lineHandler) Handle(_ context.Context, r slog.Record) error {
+	h(r.Message)
+	return nil
+}
+func (h lineHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h lineHandler) WithGroup(string) slog.Handler      { return h }
+
 // startRemote starts a server for p and n client processes.
 func startRemote(t *testing.T, p *Process, n int, seed int64, timeout time.Duration) (*Server, []*clientProc) {
 	t.Helper()
-	srv, err := p.Listen("tcp://127.0.0.1:0", ServerOptions{Clients: n, DataSeed: seed, Timeout: timeout, Logf: t.Logf})
+	srv, err := p.Listen("tcp://127.0.0.1:0", ServerOptions{Clients: n, DataSeed: seed, Timeout: timeout, Logger: lineLogger(func(line string) { t.Log(line) })})
 	if err != nil {
 		t.Fatal(err)
 	}

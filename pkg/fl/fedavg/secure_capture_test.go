@@ -123,7 +123,7 @@ func TestSecAggWireCaptureHoldsNoPerClientMetadata(t *testing.T) {
 // round started from and its metrics.
 func tappedRound(t *testing.T, p *Process, n int, seed int64) ([]byte, State, Metrics) {
 	t.Helper()
-	srv, err := p.Listen("tcp://127.0.0.1:0", ServerOptions{Clients: n, DataSeed: seed, Timeout: 5 * time.Second, Logf: t.Logf})
+	srv, err := p.Listen("tcp://127.0.0.1:0", ServerOptions{Clients: n, DataSeed: seed, Timeout: 5 * time.Second, Logger: lineLogger(func(line string) { t.Log(line) })})
 	if err != nil {
 		t.Fatal(err)
 	}

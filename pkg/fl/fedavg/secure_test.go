@@ -189,7 +189,7 @@ func TestRemoteSecAggMatchesInProcess(t *testing.T) {
 			t.Errorf("round %d: remote metrics %+v, in-process %+v", r, m, wantMetrics[r])
 		}
 	}
-	if !equalParams(state.Params, want.Params) {
+	if !slices.Equal(state.Params, want.Params) {
 		t.Fatalf("remote secure model differs from the in-process one by %g", maxDiff(state.Params, want.Params))
 	}
 	srv.Close()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"time"
@@ -22,8 +24,9 @@ type ServerOptions struct {
 	// (default 10s). Clients send heartbeats every Timeout/5 while they
 	// train, so the timeout does not bound the length of a round.
 	Timeout time.Duration
-	// Logf, if not nil, receives a line per event (joins, drops).
-	Logf func(format string, args ...any)
+	// Logger, if not nil, receives a record per event (joins, drops;
+	// level Info).
+	Logger *slog.Logger
 }
 
 // Server runs a Process's rounds with remote clients: separate processes
@@ -140,8 +143,8 @@ func (s *Server) Addr() string {
 }
 
 func (s *Server) logf(format string, args ...any) {
-	if s.opts.Logf != nil {
-		s.opts.Logf(format, args...)
+	if s.opts.Logger != nil {
+		s.opts.Logger.Info(fmt.Sprintf(format, args...))
 	}
 }
 
@@ -188,15 +191,11 @@ func (s *Server) exchange(ctx context.Context, pending map[int]bool, h handler) 
 	for len(pending) > 0 {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("fedavg: waiting for clients %v: %w", keys(pending), ctx.Err())
+			return fmt.Errorf("fedavg: waiting for clients %v: %w", slices.Sorted(maps.Keys(pending)), ctx.Err())
 		case in := <-s.in:
-			if in.err != nil {
-				return fmt.Errorf("fedavg: server socket: %w", in.err)
-			}
-			p, err := s.dispatch(in)
+			p, err := s.sender(in)
 			if err != nil {
-				s.logf("fedavg server: %v", err)
-				continue
+				return err
 			}
 			if p == nil || p.dropped || !pending[p.id] {
 				continue
@@ -235,13 +234,18 @@ func (s *Server) exchange(ctx context.Context, pending map[int]bool, h handler) 
 	return nil
 }
 
-func keys(m map[int]bool) []int {
-	var ids []int
-	for k := range m {
-		ids = append(ids, k)
+// sender dispatches in: it returns the sender, nil for a message refused
+// (logged), or the socket's error.
+func (s *Server) sender(in inbound) (*peer, error) {
+	if in.err != nil {
+		return nil, fmt.Errorf("fedavg: server socket: %w", in.err)
 	}
-	slices.Sort(ids)
-	return ids
+	p, err := s.dispatch(in)
+	if err != nil {
+		s.logf("fedavg server: %v", err)
+		return nil, nil
+	}
+	return p, nil
 }
 
 // dispatch handles what every exchange handles alike: it registers hellos,
@@ -331,13 +335,9 @@ func (s *Server) WaitClients(ctx context.Context) error {
 				}
 			}
 		case in := <-s.in:
-			if in.err != nil {
-				return fmt.Errorf("fedavg: server socket: %w", in.err)
-			}
-			p, err := s.dispatch(in)
+			p, err := s.sender(in)
 			if err != nil {
-				s.logf("fedavg server: %v", err)
-				continue
+				return err
 			}
 			if p == nil {
 				continue

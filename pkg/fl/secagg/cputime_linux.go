@@ -1,20 +1,16 @@
 package secagg
 
 import (
-	"syscall"
 	"time"
-	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
-// Clock ids of clock_gettime(2): precise CPU time, unlike getrusage's ticks.
-const (
-	clockProcessCPU = 2 // CLOCK_PROCESS_CPUTIME_ID
-	clockThreadCPU  = 3 // CLOCK_THREAD_CPUTIME_ID
-)
-
-func cpuClock(id uintptr) time.Duration {
-	var ts syscall.Timespec
-	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, id, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
+// cpuClock reads clock_gettime(2)'s CPU-time clock id: precise CPU time,
+// unlike getrusage's ticks; 0 if it cannot be read.
+func cpuClock(id int32) time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(id, &ts) != nil {
 		return 0
 	}
 	return time.Duration(ts.Nano())
@@ -22,7 +18,7 @@ func cpuClock(id uintptr) time.Duration {
 
 // threadCPU returns the CPU time of the calling OS thread (lock the
 // goroutine to its thread around a measurement).
-func threadCPU() time.Duration { return cpuClock(clockThreadCPU) }
+func threadCPU() time.Duration { return cpuClock(unix.CLOCK_THREAD_CPUTIME_ID) }
 
 // processCPU returns the CPU time of the whole process.
-func processCPU() time.Duration { return cpuClock(clockProcessCPU) }
+func processCPU() time.Duration { return cpuClock(unix.CLOCK_PROCESS_CPUTIME_ID) }
