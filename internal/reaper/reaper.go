@@ -53,6 +53,16 @@ func Main() {
 	mainCalled.Store(true)
 }
 
+// RunTests is the TestMain of a test package that starts kernels (through
+// kernel/runner) and needs nothing else before its tests: it calls Main, then
+// runs the tests and exits with their status.
+//
+//	func TestMain(m *testing.M) { reaper.RunTests(m) }
+func RunTests(m interface{ Run() int }) {
+	Main()
+	os.Exit(m.Run())
+}
+
 // Command returns a command that runs name with args under a guardian, and
 // true; or, if this program cannot be a guardian (Main was not called, or
 // the platform has no subreapers), the command itself, and false. The
