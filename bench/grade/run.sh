@@ -75,7 +75,7 @@ for g in json.load(open(sys.argv[1])):
         continue
     kinds.setdefault(re.sub(r"-\d+$", "", g["student"]), []).append(g["score"])
 for k, v in sorted(kinds.items()):
-    print(f"  {k:18} {len(v):2} submissions, score {min(v):g}..{max(v):g} / 12")
+    print(f"  {k:18} {len(v):2} submissions, score {min(v):g}..{max(v):g}")
 if failed:
     print(f"  NOT GRADED: {failed} submissions")
     sys.exit(1)

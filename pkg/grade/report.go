@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -201,12 +202,12 @@ func Summary(w io.Writer, grades []*Grade) {
 		maxScore = max(maxScore, g.MaxScore)
 	}
 	fmt.Fprintf(w, "mean score %.2f / %g over the %d graded\n", sum/float64(len(graded)), maxScore, len(graded))
-	// One bar per point (per tenth of the maximum when it is over 20).
-	width := 1.0
+	// One bar per point, 0 to the maximum; over 20 points, ten bars of a
+	// tenth of the maximum each, the last one closed (it holds full marks).
+	bins, width := int(maxScore)+1, 1.0
 	if maxScore > 20 {
-		width = maxScore / 10
+		bins, width = 10, maxScore/10
 	}
-	bins := int(maxScore/width) + 1
 	counts := make([]int, bins)
 	for _, g := range graded {
 		counts[min(bins-1, max(0, int(g.Score/width)))]++
@@ -214,14 +215,18 @@ func Summary(w io.Writer, grades []*Grade) {
 	most := slices.Max(counts)
 	for i, c := range counts {
 		bar := strings.Repeat("#", (c*40+most-1)/max(most, 1))
-		label := num(float64(i) * width)
+		label := num(float64(i))
 		if width != 1 {
-			label = fmt.Sprintf("%s-%s", num(float64(i)*width), num(float64(i+1)*width))
+			label = fmt.Sprintf("%s-%s", bound(float64(i)*width), bound(float64(i+1)*width))
 		}
-		fmt.Fprintf(w, "  %8s | %-40s %d\n", label, bar, c)
+		fmt.Fprintf(w, "  %9s | %-40s %d\n", label, bar, c)
 	}
 }
 
+// bound writes a histogram bin's bound to one decimal at most.
+func bound(f float64) string { return num(math.Round(f*10) / 10) }
+
+// num writes a score or points as they are.
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // safeName makes a student id usable as a file name.
