@@ -9,6 +9,7 @@
 package gonbcell
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/scanner"
@@ -225,4 +226,73 @@ func canEndStatement(tok token.Token) bool {
 		return true
 	}
 	return false
+}
+
+// Joined is one cell made of several, by Join.
+type Joined struct {
+	// Source is the joined cell.
+	Source string
+	// starts[k] is the line of Source (from 1) where line 1 of cell k is.
+	starts []int
+}
+
+// Join returns one cell that declares what the cells srcs declare, in
+// their order, for GoNB to build as one program instead of one per cell:
+// the import declarations of every cell come first (Go accepts them only
+// before other declarations), then each cell with its imports blanked, so
+// that a line of a cell keeps its place relative to the cell's start (see
+// Origin). Only the last cell may have a main body. Join fails, naming the
+// cell, when a cell's declarations do not parse, another cell has a main
+// body, or an import shares a line with another declaration.
+func Join(srcs ...string) (*Joined, error) {
+	var imports []string
+	cells := make([][]string, len(srcs))
+	for k, src := range srcs {
+		decls, _, hasMain := Split(src)
+		if hasMain && k < len(srcs)-1 {
+			return nil, fmt.Errorf("gonbcell: cell %d of %d has a main body", k+1, len(srcs))
+		}
+		fset := token.NewFileSet()
+		// "package main;" on the first line keeps the cell's line numbers.
+		file, err := parser.ParseFile(fset, "cell.go", "package main;"+strings.Join(goLines(decls), "\n"), parser.SkipObjectResolution)
+		if err != nil {
+			return nil, fmt.Errorf("gonbcell: cell %d of %d: %w", k+1, len(srcs), err)
+		}
+		lines := strings.Split(src, "\n")
+		taken := 0 // the last line of an import declaration so far
+		for _, d := range file.Decls {
+			first, last := fset.Position(d.Pos()).Line, fset.Position(d.End()).Line
+			if first <= taken {
+				return nil, fmt.Errorf("gonbcell: cell %d of %d, line %d: an import shares its line with another declaration", k+1, len(srcs), first)
+			}
+			if g, ok := d.(*ast.GenDecl); !ok || g.Tok != token.IMPORT {
+				continue
+			}
+			for l := first; l <= last; l++ {
+				imports = append(imports, lines[l-1])
+				lines[l-1] = ""
+			}
+			taken = last
+		}
+		cells[k] = lines
+	}
+	j := &Joined{starts: make([]int, len(srcs))}
+	all := imports
+	for k, lines := range cells {
+		j.starts[k] = len(all) + 1
+		all = append(all, lines...)
+	}
+	j.Source = strings.Join(all, "\n")
+	return j, nil
+}
+
+// Origin returns the cell (an index of Join's srcs) and the line in it of
+// line n of the joined cell; cell is -1 for the imports put first.
+func (j *Joined) Origin(n int) (cell, line int) {
+	for k := len(j.starts) - 1; k >= 0; k-- {
+		if n >= j.starts[k] {
+			return k, n - j.starts[k] + 1
+		}
+	}
+	return -1, n
 }

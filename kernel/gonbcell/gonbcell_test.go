@@ -78,3 +78,53 @@ func ExampleDecls() {
 	fmt.Println(Decls("const (\n\tnParties = 3\n\tlr       = 0.1\n)\n\nfunc Step() {}\n%%\nStep()"))
 	// Output: [nParties lr Step]
 }
+
+func TestJoin(t *testing.T) {
+	tests := []struct {
+		name   string
+		srcs   []string
+		want   string
+		origin map[int][2]int // line of the joined cell -> cell, line
+		err    string
+	}{
+		{
+			name: "imports first, lines kept",
+			srcs: []string{
+				"import \"fmt\"\n\nfunc f() { fmt.Println() }",
+				"// g\nimport (\n\t\"math\"\n)\n%env A=1\nfunc g() float64 { return math.Pi }",
+				"%%\nf()\ng()",
+			},
+			want: "import \"fmt\"\nimport (\n\t\"math\"\n)\n" +
+				"\n\nfunc f() { fmt.Println() }\n" +
+				"// g\n\n\n\n%env A=1\nfunc g() float64 { return math.Pi }\n" +
+				"%%\nf()\ng()",
+			origin: map[int][2]int{1: {-1, 1}, 5: {0, 1}, 7: {0, 3}, 8: {1, 1}, 13: {1, 6}, 14: {2, 1}, 16: {2, 3}},
+		},
+		{name: "one cell", srcs: []string{"func f() {}\n%%\nf()"}, want: "func f() {}\n%%\nf()", origin: map[int][2]int{3: {0, 3}}},
+		{name: "main before the last", srcs: []string{"%%\nx := 1", "func f() {}"}, err: "cell 1 of 2 has a main body"},
+		{name: "does not parse", srcs: []string{"func f() {}", "func g( {"}, err: "cell 2 of 2"},
+		{name: "import and func on a line", srcs: []string{"import \"fmt\"; func f() { fmt.Println() }"}, err: "shares its line"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j, err := Join(tt.srcs...)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Join: error %v, want one with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Source != tt.want {
+				t.Errorf("Join:\n%s\nwant:\n%s", j.Source, tt.want)
+			}
+			for n, want := range tt.origin {
+				if c, l := j.Origin(n); c != want[0] || l != want[1] {
+					t.Errorf("Origin(%d) = %d, %d; want %d, %d", n, c, l, want[0], want[1])
+				}
+			}
+		})
+	}
+}

@@ -6,11 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ppml-go/ppml/kernel/gonbcell"
 	"github.com/ppml-go/ppml/kernel/nbformat"
 	"github.com/ppml-go/ppml/kernel/runner"
 	"github.com/ppml-go/ppml/pkg/grade/sandbox"
@@ -49,9 +52,10 @@ type KernelExecutor struct {
 
 // Execute implements Executor: it runs each code cell of nb with the cell
 // timeout, and the stub of an answer cell that does not compile in its
-// place. A cell of declarations only (an answer) followed by a test cell is
-// built with the test as one program (one compile instead of two), and run
-// apart only when that does not compile. After a timeout that forced a
+// place. The cells of declarations only (an answer, the course's own
+// functions) before a test cell are built with the test as one program (one
+// build instead of one per cell: the build, mostly its link, is what a
+// cell costs), and run one by one only when that does not compile. After a timeout that forced a
 // restart, or a dead kernel, the kernel is restarted and the code cells
 // that had run ok before are run again (declarations only persist in a live
 // GoNB kernel) before going on. It returns an error, and no results, when
@@ -89,26 +93,25 @@ func (e *KernelExecutor) Execute(ctx context.Context, nb *nbformat.Notebook, stu
 	runs := func(c *nbformat.Cell) bool {
 		return c.CellType == nbformat.Code && strings.TrimSpace(c.Source) != ""
 	}
+	alone := -1 // cells up to this one run one by one: their group did not compile
 	for i := 0; i < len(nb.Cells); i++ {
 		c := nb.Cells[i]
 		if !runs(c) {
 			res[i].Status = runner.StatusSkipped
 			continue
 		}
-		if j := nextRun(nb, i, runs); j > 0 && declarationsOnly(c.Source) && isTestCell(nb.Cells[j]) {
-			r, err := x.run(ctx, c.Source+"\n"+nb.Cells[j].Source)
-			if err != nil {
-				return nil, err
-			}
-			if !CompileFailed(r) {
-				res[i] = CellResult{Status: runner.StatusOK}
-				for k := i + 1; k < j; k++ {
-					res[k].Status = runner.StatusSkipped
+		if i > alone {
+			if cells := group(nb, i, runs); cells != nil {
+				j := cells[len(cells)-1]
+				ok, err := x.runGroup(ctx, nb, cells, res)
+				if err != nil {
+					return nil, err
 				}
-				res[j] = r
-				x.ran(ctx, c.Source, r)
-				i = j
-				continue
+				if ok {
+					i = j
+					continue
+				}
+				alone = j
 			}
 		}
 		r, err := x.run(ctx, c.Source)
@@ -161,7 +164,7 @@ func (x *execution) run(ctx context.Context, src string) (CellResult, error) {
 	if err != nil && r == nil {
 		r = &runner.Result{Status: runner.StatusDied, Message: err.Error()}
 	}
-	cr := CellResult{Status: r.Status, EName: r.EName, EValue: r.EValue, Traceback: r.Traceback, Outputs: r.Outputs, Duration: r.Duration}
+	cr := CellResult{Status: r.Status, EName: r.EName, EValue: r.EValue, Traceback: r.Traceback, Outputs: r.Outputs, Duration: r.Duration, ExecutionCount: r.ExecutionCount}
 	if r.Status != runner.StatusOK && r.Message != "" && r.EValue == "" {
 		cr.EValue = r.Message
 	}
@@ -190,6 +193,85 @@ func (x *execution) ran(ctx context.Context, decls string, r CellResult) {
 		x.k.Execute(ctx, decls, x.timeout)
 	}
 }
+
+// group returns the indexes of the cells from i to the next test cell that
+// run, when all of them but the test are declarations only and there are at
+// least two; nil otherwise.
+func group(nb *nbformat.Notebook, i int, runs func(*nbformat.Cell) bool) []int {
+	var cells []int
+	for j := i; j >= 0; j = nextRun(nb, j, runs) {
+		cells = append(cells, j)
+		switch c := nb.Cells[j]; {
+		case isTestCell(c):
+			if len(cells) < 2 {
+				return nil
+			}
+			return cells
+		case !declarationsOnly(c.Source):
+			return nil
+		}
+	}
+	return nil
+}
+
+// runGroup runs the cells of a group (see group) as one program; false
+// when it does not compile (nothing is recorded then). Otherwise the test's
+// result goes to the last cell, with the lines of its stack traces put back
+// in the cells they come from, and the others are ok.
+func (x *execution) runGroup(ctx context.Context, nb *nbformat.Notebook, cells []int, res []CellResult) (bool, error) {
+	srcs := make([]string, len(cells))
+	for k, i := range cells {
+		srcs[k] = nb.Cells[i].Source
+	}
+	joined, err := gonbcell.Join(srcs...)
+	if err != nil {
+		return false, nil
+	}
+	decls, err := gonbcell.Join(srcs[:len(srcs)-1]...)
+	if err != nil {
+		return false, nil
+	}
+	r, err := x.run(ctx, joined.Source)
+	if err != nil || CompileFailed(r) {
+		return false, err
+	}
+	first, j := cells[0], cells[len(cells)-1]
+	for k := first; k < j; k++ {
+		res[k].Status = runner.StatusSkipped
+	}
+	for _, k := range cells[:len(cells)-1] {
+		res[k] = CellResult{Status: runner.StatusOK}
+	}
+	relocate(&r, joined)
+	res[j] = r
+	x.ran(ctx, decls.Source, r)
+	return true, nil
+}
+
+// relocate rewrites the cell lines of r's stack traces that point into the
+// joined cell j to the lines of the cells they come from.
+func relocate(r *CellResult, j *gonbcell.Joined) {
+	fix := func(tb []string) {
+		for k, l := range tb {
+			tb[k] = tracedLine.ReplaceAllStringFunc(l, func(m string) string {
+				sm := tracedLine.FindStringSubmatch(m)
+				if n, _ := strconv.Atoi(sm[2]); n != r.ExecutionCount || r.ExecutionCount == 0 {
+					return m // a line of a cell that ran before
+				}
+				line, _ := strconv.Atoi(sm[3])
+				_, orig := j.Origin(line)
+				return sm[1] + strconv.Itoa(orig) + sm[4]
+			})
+		}
+	}
+	fix(r.Traceback)
+	for _, o := range r.Outputs {
+		fix(o.Traceback)
+	}
+}
+
+// tracedLine is GoNB's mark of a cell line in a stack trace.
+var tracedLine = regexp.MustCompile(`(\[\[ Cell \[(\d+)\] Line )(\d+)( \]\])`)
 
 // nextRun returns the index of the first cell after i that runs, or -1.
 func nextRun(nb *nbformat.Notebook, i int, runs func(*nbformat.Cell) bool) int {

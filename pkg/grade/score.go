@@ -30,6 +30,8 @@ type CellResult struct {
 	Stubbed bool
 	// Duration is how long the cell took, from request to reply.
 	Duration time.Duration
+	// ExecutionCount is the kernel's counter for the run (0 if unknown).
+	ExecutionCount int
 }
 
 // Executor runs the code cells of a notebook, in order, in a fresh kernel,
@@ -86,6 +88,8 @@ type TestResult struct {
 	Status    TestStatus `json:"status"`
 	Message   string     `json:"message,omitempty"`
 	Hint      string     `json:"hint,omitempty"`
+	// Seconds is how long the test cell ran, from request to reply.
+	Seconds float64 `json:"seconds"`
 	// Code is the test's visible code, for the feedback.
 	Code string `json:"-"`
 }
@@ -162,6 +166,7 @@ func score(r *Restored, res []CellResult, marked map[int]bool, mark completionMa
 			continue
 		}
 		t := newTestResult(cs, i)
+		t.Seconds = cr.Duration.Seconds()
 		msg := errorMessage(cr)
 		// The student's answer to this test is there, stub gone.
 		complete := answer >= 0 && r.answered(answer) && !strings.Contains(cs[answer].Source, NotImplemented)
