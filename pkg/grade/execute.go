@@ -270,6 +270,12 @@ func relocate(r *CellResult, j *gonbcell.Joined) {
 	}
 }
 
+// exists reports whether a file is at path.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 // tracedLine is GoNB's mark of a cell line in a stack trace.
 var tracedLine = regexp.MustCompile(`(\[\[ Cell \[(\d+)\] Line )(\d+)( \]\])`)
 
@@ -309,7 +315,7 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 	}
 	cfg := &sandbox.Config{
 		Work:    work,
-		Hide:    e.Hide,
+		Hide:    slices.Clone(e.Hide),
 		GoCache: e.goCaches(),
 		Memory:  e.Memory,
 		Procs:   e.Procs,
@@ -346,7 +352,7 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 		switch k {
 		case "PATH":
 			path = v
-		case "GOMODCACHE", "GOROOT", "PPML_ROOT", "GOPATH":
+		case "GOMODCACHE", "GOROOT", "PPML_ROOT", "GOPATH", "MNIST_DIR":
 			if filepath.IsAbs(v) {
 				bindDir(v)
 			}
@@ -360,6 +366,13 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 			continue
 		}
 		ro = append(ro, d)
+		// No language server: nothing asks a graded kernel for completions,
+		// and GoNB's gopls type-checking each cell's program cost about a
+		// second of CPU per submission. Hidden, gopls is not executable and
+		// GoNB runs without it.
+		if gopls := filepath.Join(d, "gopls"); exists(gopls) {
+			cfg.Hide = append(cfg.Hide, gopls)
+		}
 		// A Go toolchain's bin: the compiler needs the whole GOROOT.
 		if root := filepath.Dir(d); filepath.Base(d) == "bin" {
 			if _, err := os.Stat(filepath.Join(root, "src", "runtime")); err == nil {
