@@ -1,9 +1,15 @@
 package viz
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/xml"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -50,6 +56,31 @@ func TestChart(t *testing.T) {
 	}
 }
 
+// pngs decodes the PNG images embedded in s.
+func pngs(t *testing.T, s string) []image.Image {
+	t.Helper()
+	var imgs []image.Image
+	for _, m := range regexp.MustCompile(`href="data:image/png;base64,([^"]+)"`).FindAllStringSubmatch(s, -1) {
+		data, err := base64.StdEncoding.DecodeString(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, img)
+	}
+	return imgs
+}
+
+// sameColour reports whether a and b are the same opaque colour.
+func sameColour(a, b color.Color) bool {
+	r1, g1, b1, a1 := a.RGBA()
+	r2, g2, b2, a2 := b.RGBA()
+	return r1 == r2 && g1 == g2 && b1 == b2 && a1 == a2
+}
+
 func TestHeatmap(t *testing.T) {
 	v := make([]float64, 28*28)
 	v[0], v[1] = -2, 4
@@ -58,11 +89,22 @@ func TestHeatmap(t *testing.T) {
 		t.Fatal(err)
 	}
 	wellFormed(t, s)
-	if got := strings.Count(s, "<rect"); got != 784 {
-		t.Errorf("%d cells, want 784", got)
+	imgs := pngs(t, s)
+	if len(imgs) != 1 || imgs[0].Bounds() != image.Rect(0, 0, 28*4, 28*4) {
+		t.Fatalf("%d images, want one PNG of 112x112", len(imgs))
 	}
-	if !strings.Contains(s, diverging(1)) || !strings.Contains(s, diverging(-0.5)) || !strings.Contains(s, "#ffffff") {
-		t.Error("colours of +max, -max/2 and zero missing")
+	// Cell (0, 0) is -2, cell (0, 1) the largest, 4, the rest zero; each
+	// is a 4x4 square of the PNG.
+	for _, tc := range []struct {
+		x, y int
+		want float64
+	}{{0, 0, -0.5}, {3, 3, -0.5}, {4, 0, 1}, {7, 3, 1}, {8, 0, 0}, {111, 111, 0}} {
+		if got := imgs[0].At(tc.x, tc.y); !sameColour(got, divergingRGB(tc.want)) {
+			t.Errorf("pixel (%d, %d) is %v, want %v", tc.x, tc.y, got, divergingRGB(tc.want))
+		}
+	}
+	if len(s) > 5000 {
+		t.Errorf("a 28x28 heatmap takes %d bytes, want a few kB", len(s))
 	}
 	if _, err := Heatmap("", v[:10], 28, 28, 4); err == nil {
 		t.Error("no error for 10 values as 28x28")
@@ -124,10 +166,14 @@ func TestFigureOneScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(s, diverging(1)) || strings.Count(s, diverging(1)) < 2 { // the mask's +100 and the bar's end
+	imgs := pngs(t, s)
+	if len(imgs) != 2 {
+		t.Fatalf("%d panels, want 2", len(imgs))
+	}
+	if got := imgs[1].At(0, 0); !sameColour(got, divergingRGB(1)) || !strings.Contains(s, diverging(1)) { // the mask's +100 and the bar's end
 		t.Error("the largest value is not at the end of the scale")
 	}
-	if !strings.Contains(s, diverging(0.05/100)) {
+	if got := imgs[0].At(0, 0); !sameColour(got, divergingRGB(0.05/100)) {
 		t.Error("the gradient is not drawn on the mask's scale")
 	}
 	for _, w := range []string{">-100<", ">0<", ">100<", "colour scale"} {
