@@ -2,7 +2,8 @@
 // slices: a logistic perceptron trained by mini-batch SGD, the partition of a
 // data set among parties, and the federated algorithms that train it without
 // the parties' data leaving them: federated SGD, federated SGD with the
-// notebook's pairwise masks, and federated averaging.
+// notebook's pairwise masks, federated averaging, and federated SGD with
+// differential privacy (DP-FedSGD).
 //
 // The model is a [Perceptron] (weights W and bias B) predicting
 // P(y = 1 | x) = σ(W·x + B), trained on the binary cross-entropy loss. A
@@ -30,14 +31,17 @@
 //  8. The masked round: [Steps.MaskedRound].
 //
 // The notebook's demonstrations then train with the student's functions:
-// [Steps] holds them, and [Train], [FedSGD], [MaskedFedSGD] and [FedAvg] run
-// whichever they are given.
+// [Steps] holds them, and [Train], [FedSGD], [MaskedFedSGD], [FedAvg] and
+// [DPFedSGD] run whichever they are given; [DPFedSGD] clips with the
+// student's ClipL2 of the differential privacy exercise.
 //
 // [FedSGD], [MaskedFedSGD] and [FedAvg] are the whole round loops, with client
-// sampling and a per-round callback; [IID], [Shards] and [Dirichlet] partition
-// a data set among parties, from the notebook's equal split to strong label
-// skew; [LoadZerosAndOnes] and [LoadDigitPair] load the notebook's tasks from
-// MNIST.
+// sampling and a per-round callback; [DPFedSGD] is the round loop of
+// DP-FedAvg (McMahan et al. 2018) with the clients' gradients as updates,
+// built from package dp's sampling, clipping, noise and accountant. [IID],
+// [Shards] and [Dirichlet] partition a data set among parties, from the
+// notebook's equal split to strong label skew; [LoadZerosAndOnes] and
+// [LoadDigitPair] load the notebook's tasks from MNIST.
 //
 // # Errors
 //
@@ -45,7 +49,7 @@
 // [Average], ...) are plain arithmetic and, like the standard library's,
 // expect arguments of matching lengths: they panic on a mismatch, which is a
 // programming error. The entry points that take a whole configuration or data
-// set ([Train], [FedSGD], [MaskedFedSGD], [FedAvg], the partitions,
+// set ([Train], [FedSGD], [MaskedFedSGD], [FedAvg], [DPFedSGD], the partitions,
 // [PartyData], [PairSecrets]) check their arguments and return an error
 // naming the problem.
 package fl

@@ -254,14 +254,24 @@ func difference(a, b Perceptron) Grad {
 	return d
 }
 
-// runRounds checks the arguments shared by the federated algorithms, then
-// runs cfg.Rounds rounds: it samples the round's clients, lets update compute
-// the server's next model, and reports the round's metrics.
+// runRounds checks cfg, then runs its rounds with its sampling of the
+// clients (SampleClients, seeded by cfg.Seed).
 func runRounds(m Perceptron, parties []Dataset, test Dataset, cfg FedConfig,
 	update func(m Perceptron, clients []int, round int) (Perceptron, error)) (Perceptron, error) {
 	if err := cfg.check(); err != nil {
 		return m, err
 	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0xc11e7))
+	sample := func() ([]int, error) { return SampleClients(len(parties), cfg.Fraction, rng), nil }
+	return loopRounds(m, parties, test, cfg.Rounds, sample, update, cfg.OnRound)
+}
+
+// loopRounds checks the data shared by the federated algorithms, then runs
+// the given number of rounds: it samples the round's clients, lets update
+// compute the server's next model, and reports the round's metrics to
+// onRound, if not nil.
+func loopRounds(m Perceptron, parties []Dataset, test Dataset, rounds int, sample func() ([]int, error),
+	update func(m Perceptron, clients []int, round int) (Perceptron, error), onRound func(RoundMetrics)) (Perceptron, error) {
 	if len(parties) == 0 {
 		return m, fmt.Errorf("fl: no parties")
 	}
@@ -276,18 +286,20 @@ func runRounds(m Perceptron, parties []Dataset, test Dataset, cfg FedConfig,
 	if err := test.check(len(m.W)); err != nil {
 		return m, fmt.Errorf("fl: test set: %w", err)
 	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0xc11e7))
-	for r := range cfg.Rounds {
-		clients := SampleClients(len(parties), cfg.Fraction, rng)
+	for r := range rounds {
+		clients, err := sample()
+		if err != nil {
+			return m, err
+		}
 		next, err := update(m, clients, r)
 		if err != nil {
 			return m, err
 		}
 		m = next
-		if cfg.OnRound != nil {
+		if onRound != nil {
 			trainLoss, trainAcc := evaluateAll(m, parties)
 			testLoss, testAcc := Evaluate(m, test)
-			cfg.OnRound(RoundMetrics{Round: r, Clients: clients,
+			onRound(RoundMetrics{Round: r, Clients: clients,
 				TrainLoss: trainLoss, TrainAcc: trainAcc, TestLoss: testLoss, TestAcc: testAcc})
 		}
 	}

@@ -1,5 +1,7 @@
 package fl
 
+import "github.com/ppml-go/ppml/pkg/dp"
+
 // Steps are the functions the training loops are made of. The course's
 // students write their own versions of them, and the loops of this package
 // run whichever they are given, so that a student's code, right or wrong, is
@@ -23,6 +25,10 @@ type Steps struct {
 	// MaskedGradient is a party's Gradient masked with the mask of the
 	// pair it forms with partner, derived from the secret the two share.
 	MaskedGradient func(m Perceptron, x [][]float64, y []float64, bs, id, partner int, secret uint64) Grad
+	// ClipL2 scales a client's update v in place to L2 norm at most c and
+	// returns its norm before clipping and whether it was scaled: the
+	// clipping of DPFedSGD. Nil stands for package dp's [dp.ClipL2].
+	ClipL2 func(v []float64, c float64) (norm float64, clipped bool, err error)
 }
 
 func (s Steps) batchGradient() func(Perceptron, [][]float64, []float64) Grad {
@@ -37,6 +43,13 @@ func (s Steps) step() func(Perceptron, Grad, float64) Perceptron {
 		return s.Step
 	}
 	return Step
+}
+
+func (s Steps) clipL2() func([]float64, float64) (float64, bool, error) {
+	if s.ClipL2 != nil {
+		return s.ClipL2
+	}
+	return dp.ClipL2[float64]
 }
 
 // gradient returns s.Gradient, or the reference Gradient made of s's
