@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Compares ppml's split training with PyTorch replaying it (bench/split/parity.sh).
 
-Usage: parity.py EPOCHS DIR...  with one directory per seed, named seedS,
+Usage: parity.py MNIST_DIR EPOCHS DIR...  with one directory per seed, named seedS,
 holding bench/split/parity's files (init.f32, go-loss.f64, go-final.f32),
 split_torch.py --replay's (torch-*, and torch64-* of --float64) and the
 outputs go.out, torch.out, torch64.out and own.out (split_torch.py --seed S
@@ -11,9 +11,13 @@ and how far the runs drift apart: the largest difference of a step's loss
 over the first 10 steps and over each epoch, and the distance between the
 final weights relative to how far training moved them from the initial
 weights, for ppml against PyTorch and for each of them against PyTorch in
-float64 (what float32 rounding alone does).
+float64 (what float32 rounding alone does). It also evaluates every run's
+final weights on the test set with one evaluation of its own (NumPy,
+float64), which must give each run's own test accuracy: then the runs
+differ in their weights only, not in how they are evaluated.
 """
 
+import gzip
 import os
 import re
 import sys
@@ -26,9 +30,32 @@ def accuracy(path):
         return 100 * float(re.findall(r"test accuracy ([0-9.]+)", f.read())[-1])
 
 
+def test_set(mnist_dir):
+    with gzip.open(os.path.join(mnist_dir, "t10k-images-idx3-ubyte.gz")) as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784)
+    with gzip.open(os.path.join(mnist_dir, "t10k-labels-idx1-ubyte.gz")) as f:
+        y = np.frombuffer(f.read(), np.uint8, offset=8)
+    return (x.astype(np.float32) / 255.0 - 0.5) / 0.5, y
+
+
+def evaluate(w, x, y):
+    """Test accuracy (%) of the 784-128-640-10 network with flat weights w
+    in pkg/nn's layout, in float64."""
+    h, off = x.astype(np.float64), 0
+    for i, (n_in, n_out) in enumerate(((784, 128), (128, 640), (640, 10))):
+        kernel = w[off:off + n_in * n_out].reshape(n_in, n_out)
+        off += n_in * n_out
+        h = h @ kernel + w[off:off + n_out]
+        off += n_out
+        if i < 2:
+            h = np.maximum(h, 0)
+    return 100 * (h.argmax(1) == y).mean()
+
+
 def main():
-    epochs, dirs = int(sys.argv[1]), sys.argv[2:]
-    rows, drift = [], []
+    mnist_dir, epochs, dirs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    tx, ty = test_set(mnist_dir)
+    rows, drift, checks = [], [], []
     for d in dirs:
         seed = os.path.basename(d.rstrip("/")).removeprefix("seed")
         acc = {k: accuracy(os.path.join(d, k + ".out")) for k in ("go", "torch", "torch64", "own")}
@@ -39,6 +66,7 @@ def main():
         steps = len(loss["go"]) // epochs
         if any(len(v) != steps * epochs for v in loss.values()):
             raise SystemExit(f"{d}: the runs have {[len(v) for v in loss.values()]} steps, want {steps * epochs}")
+        checks.append((seed, {k: (acc[k], evaluate(w[k], tx, ty)) for k in w}))
         moved = np.linalg.norm(w["go"] - init)
         diff = np.abs(loss["go"] - loss["torch"])
         drift.append((seed, loss, steps, diff, {
@@ -71,6 +99,13 @@ def main():
     print("| ---: | ---: | ---: | ---: |")
     for seed, _, _, _, r in drift:
         print(f"| {seed} | {r['go', 'torch']:.3f} | {r['go', 'torch64']:.3f} | {r['torch', 'torch64']:.3f} |")
+    print()
+    print("Final weights evaluated by NumPy in float64 (each run's own evaluation in brackets):")
+    print()
+    for seed, c in checks:
+        same = all(abs(own - np_acc) < 0.005 for own, np_acc in c.values())
+        print(f"- seed {seed}: " + ", ".join(f"{k} {np_acc:.2f}% ({own:.2f}%)" for k, (own, np_acc) in c.items())
+              + ("" if same else " -- DIFFERENT EVALUATIONS"))
 
 
 if __name__ == "__main__":

@@ -42,4 +42,4 @@ for s in "${SEEDS[@]}"; do
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-reference bench/split/parity.py "$EPOCHS" "${DIRS[@]}"
+reference bench/split/parity.py "$MNIST" "$EPOCHS" "${DIRS[@]}"
