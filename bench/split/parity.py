@@ -6,8 +6,9 @@ holding bench/split/parity's files (init.f32, go-loss.f64, go-final.f32),
 split_torch.py --replay's (torch-*, and torch64-* of --float64) and the
 outputs go.out, torch.out, torch64.out and own.out (split_torch.py --seed S
 with its own initialisation and order). It prints Markdown: the test
-accuracies per seed and their means, the mean training loss of every epoch,
-and how far the runs drift apart: the largest difference of a step's loss
+accuracies per seed and their means, the mean training loss of every epoch
+(the plain mean of its steps' losses, as split_torch.py reports it; `ppml
+split train` weights the last, short batch by its rows), and how far the runs drift apart: the largest difference of a step's loss
 over the first 10 steps and over each epoch, and the distance between the
 final weights relative to how far training moved them from the initial
 weights, for ppml against PyTorch and for each of them against PyTorch in
@@ -81,7 +82,7 @@ def main():
     gap = np.mean([abs(a["go"] - a["torch"]) for _, a in rows])
     print(f"| mean | {mean['go']:.2f}% | {mean['torch']:.2f}% | {mean['go'] - mean['torch']:+.2f} (mean abs {gap:.2f}) | {mean['torch64']:.2f}% | {mean['own']:.2f}% |")
     print()
-    print("| seed | run | mean training loss per epoch | largest step-loss difference from ppml-go: first 10 steps, each epoch |")
+    print("| seed | run | mean step loss per epoch | largest step-loss difference from ppml-go: first 10 steps, each epoch |")
     print("| ---: | --- | --- | --- |")
     for seed, loss, steps, diff, _ in drift:
         for k, name in (("go", "ppml-go"), ("torch", "PyTorch"), ("torch64", "PyTorch float64")):
