@@ -15,7 +15,17 @@ With --model cnn the network is ppml's nn.MNISTCNN instead: 3x3
 convolutions with 8 and 16 filters (ReLU), each followed by 2x2 max
 pooling, on the bottom segment, and a 400-10 log-softmax head on the top.
 
-Usage: split_torch.py MNIST_DIR [--threads 2] [--epochs 5] [--batch 64] [--lr 0.03] [--seed 0] [--model mlp|cnn]
+With --replay DIR (MLP only) it replays a run of ppml's written by
+bench/split/parity: it starts from the initial weights in DIR/init.f32 (in
+pkg/nn's layout: each Dense kernel [in, units] row-major, the transpose of
+torch's Linear weight, then its biases) and takes the rows in the orders of
+DIR/order.i32 instead of drawing its own, and writes the loss of every step
+to DIR/torch-loss.f64 and the final weights (in the same layout) to
+DIR/torch-final.f32, little-endian (bench/split/parity.sh compares them).
+--float64 trains in float64 instead of float32 (files torch64-*), the
+control that shows how far float32 rounding alone takes a run.
+
+Usage: split_torch.py MNIST_DIR [--threads 2] [--epochs 5] [--batch 64] [--lr 0.03] [--seed 0] [--model mlp|cnn] [--replay DIR [--float64]]
 It prints one line per epoch and ends with
 "test accuracy A - S s/epoch".
 """
@@ -47,7 +57,13 @@ def main():
     ap.add_argument("--lr", type=float, default=0.03)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    ap.add_argument("--replay", metavar="DIR", help="start from ppml's weights and row orders in DIR (MLP only)")
+    ap.add_argument("--float64", action="store_true", help="train in float64 (with --replay)")
     a = ap.parse_args()
+    if a.replay and a.model != "mlp":
+        ap.error("--replay takes the MLP only")
+    if a.float64 and not a.replay:
+        ap.error("--float64 goes with --replay")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     x, y = load(a.mnist_dir, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
@@ -65,13 +81,19 @@ def main():
                           nn.Conv2d(8, 16, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten()),
             nn.Sequential(nn.Linear(400, 10), nn.LogSoftmax(dim=1)),
         ]
+    if a.float64:
+        x, tx, models = x.double(), tx.double(), [m.double() for m in models]
+    n = x.shape[0]
+    linears = [l for m in models for l in m if isinstance(l, nn.Linear)]
+    if a.replay:
+        orders = replay(a.replay, linears, a.epochs, n)
     opts = [torch.optim.SGD(m.parameters(), lr=a.lr) for m in models]
     criterion = nn.NLLLoss()
-    n = x.shape[0]
+    losses = []
     total = 0.0
     for epoch in range(a.epochs):
         start = time.perf_counter()
-        perm = torch.randperm(n)
+        perm = orders[epoch] if a.replay else torch.randperm(n)
         running, batches = 0.0, 0
         for i in range(0, n, a.batch):
             idx = perm[i:i + a.batch]
@@ -85,7 +107,8 @@ def main():
             act.backward(cut.grad)  # the gradient sent back, back-propagated below the cut
             for o in opts:
                 o.step()
-            running += loss.item()
+            losses.append(loss.item())
+            running += losses[-1]
             batches += 1
         secs = time.perf_counter() - start
         total += secs
@@ -94,6 +117,39 @@ def main():
         pred = models[1](models[0](tx)).argmax(1)
         acc = (pred == ty).float().mean().item()
     print(f"test accuracy {acc:.4f} - {total / a.epochs:.3f} s/epoch")
+    if a.replay:
+        name = "torch64" if a.float64 else "torch"
+        np.asarray(losses, "<f8").tofile(os.path.join(a.replay, name + "-loss.f64"))
+        flat(linears).tofile(os.path.join(a.replay, name + "-final.f32"))
+
+
+def replay(d, linears, epochs, n):
+    """Loads ppml's initial weights into the Linear layers and returns its
+    row order of every epoch."""
+    w = np.fromfile(os.path.join(d, "init.f32"), "<f4")
+    want = sum(l.weight.numel() + l.bias.numel() for l in linears)
+    if w.size != want:
+        raise SystemExit(f"{d}/init.f32 holds {w.size} weights, the model has {want}")
+    off = 0
+    with torch.no_grad():
+        for l in linears:
+            out, inp = l.weight.shape
+            l.weight.copy_(torch.from_numpy(w[off:off + inp * out].reshape(inp, out).T.copy()))
+            off += inp * out
+            l.bias.copy_(torch.from_numpy(w[off:off + out].copy()))
+            off += out
+    order = np.fromfile(os.path.join(d, "order.i32"), "<i4")
+    if order.size != epochs * n:
+        raise SystemExit(f"{d}/order.i32 holds {order.size} indices, want {epochs} epochs of {n}")
+    return torch.from_numpy(order.astype(np.int64)).reshape(epochs, n)
+
+
+def flat(linears):
+    """The Linear layers' weights in pkg/nn's flat layout."""
+    parts = []
+    for l in linears:
+        parts += [l.weight.detach().numpy().T.ravel(), l.bias.detach().numpy()]
+    return np.concatenate(parts).astype("<f4")
 
 
 if __name__ == "__main__":

@@ -202,6 +202,12 @@ type FitOptions struct {
 	Seed      uint64 // seed of the shuffling
 	// Progress, if set, is called after every batch.
 	Progress func(Progress)
+	// OnOrder, if set, is called before every epoch with the order in which
+	// the epoch takes the rows: batch b is rows[b*BatchSize:(b+1)*BatchSize].
+	// The slice must not be modified and is only valid during the call.
+	// With it another implementation can replay the same training
+	// (bench/split/parity).
+	OnOrder func(epoch int, rows []int)
 	// OnEpoch, if set, is called after every epoch.
 	OnEpoch func(EpochResult)
 }
@@ -239,6 +245,9 @@ func (n *Network) Fit(x []float32, labels []int32, opt FitOptions) ([]EpochResul
 		start := time.Now()
 		if opt.Shuffle {
 			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		if opt.OnOrder != nil {
+			opt.OnOrder(epoch, order)
 		}
 		res := EpochResult{Epoch: epoch, Cuts: make([]CutStats, len(n.segs)-1)}
 		if err := n.epoch(x, labels, order, opt, &res); err != nil {

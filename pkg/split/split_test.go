@@ -437,3 +437,91 @@ func TestNetworkOfGoMLXModels(t *testing.T) {
 		t.Errorf("sending a GoMLX model function to another process: err = %v, want one saying it is not Sequential", err)
 	}
 }
+
+// TestFitOnOrder checks that OnOrder reports the order Fit trains in: each
+// epoch's rows are a permutation, reshuffled every epoch, the same for the
+// same seed, and training a fresh copy of the network without shuffling on
+// the rows taken in the reported orders gives the same weights.
+func TestFitOnOrder(t *testing.T) {
+	cfg := Config{
+		InputDim: 4,
+		Layers:   []nn.Layer{nn.Dense(6, nn.ReLU), nn.Dense(3, nn.LogSoftmax)},
+		Loss:     nn.NLL, LearningRate: 0.1, Init: nn.KaimingUniform, Seed: 5,
+	}
+	rng := rand.New(rand.NewPCG(6, 6))
+	const rows, d = 30, 4
+	x := make([]float32, rows*d)
+	y := make([]int32, rows)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for i := range y {
+		y[i] = int32(rng.IntN(3))
+	}
+	newNet := func() *Network {
+		net, err := NewNetwork(cfg, Segment{NewVirtualWorker("alice"), 1}, Segment{NewVirtualWorker("bob"), 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return net
+	}
+	train := func() (*Network, [][]int) {
+		net := newNet()
+		var orders [][]int
+		_, err := net.Fit(x, y, FitOptions{Epochs: 3, BatchSize: 8, Shuffle: true, Seed: 9,
+			OnOrder: func(epoch int, order []int) {
+				if epoch != len(orders) {
+					t.Errorf("OnOrder called for epoch %d after %d epochs", epoch, len(orders))
+				}
+				orders = append(orders, slices.Clone(order))
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return net, orders
+	}
+	net, orders := train()
+	if len(orders) != 3 {
+		t.Fatalf("OnOrder called %d times in 3 epochs", len(orders))
+	}
+	identity := make([]int, rows)
+	for i := range identity {
+		identity[i] = i
+	}
+	for e, o := range orders {
+		if !slices.Equal(slices.Sorted(slices.Values(o)), identity) {
+			t.Errorf("epoch %d: order %v is not a permutation of the %d rows", e, o, rows)
+		}
+	}
+	if slices.Equal(orders[0], orders[1]) || slices.Equal(orders[1], orders[2]) {
+		t.Errorf("the order did not change between epochs: %v", orders)
+	}
+	if _, again := train(); !slices.EqualFunc(orders, again, slices.Equal) {
+		t.Errorf("the same seed gave orders %v, then %v", orders, again)
+	}
+
+	replay := newNet()
+	for e, o := range orders {
+		px := make([]float32, 0, len(x))
+		py := make([]int32, 0, len(y))
+		for _, r := range o {
+			px = append(px, x[r*d:(r+1)*d]...)
+			py = append(py, y[r])
+		}
+		if _, err := replay.Fit(px, py, FitOptions{Epochs: 1, BatchSize: 8,
+			OnOrder: func(_ int, order []int) {
+				if !slices.Equal(order, identity) {
+					t.Errorf("epoch %d without shuffling: order %v", e, order)
+				}
+			}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := replay.Weights()
+	want, _ := net.Weights()
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+			t.Fatalf("weight %d: trained in the reported order %v, with Fit's shuffling %v", i, got[i], want[i])
+		}
+	}
+}
