@@ -25,8 +25,10 @@
 // cells above the last test, only their declarations (the part before
 // "%%"): the demonstrations and training runs of the notebook, which cannot
 // change a test's result, are not run for every student (Grader.RunAll runs
-// everything, as nbgrader does). An answer cell is built with the test
-// after it as one program.
+// everything, as nbgrader does). The cells of declarations before a test
+// (the course's helpers, the answer) are built with the test as one program,
+// since a build is most of what a cell costs; they run one by one only when
+// that does not compile.
 //
 // An answer that does not compile. GoNB drops the declarations of a cell
 // that does not compile, so every later cell that uses them would fail to
