@@ -150,11 +150,8 @@ func (m *Model) exec(kind execKind) (*model.Exec, error) {
 	// constants outside training, and later updates would not be seen.
 	// (Layers that behave differently in training, like dropout, are in
 	// training mode in every executable.)
-	needDx := kind == execTrainTop || kind == execBackward || kind == execBackwardStep || kind == execForwardSaving
 	inTraining := func(scope *model.Scope, in []*graph.Node) []*graph.Node {
-		g := in[0].Graph()
-		scope.SetTraining(g, true)
-		model.SetGraphParam(g, graphParamInputGradient, needDx)
+		scope.SetTraining(in[0].Graph(), true)
 		return fn(scope, in)
 	}
 	e, err := model.NewExec(backend(), m.store, inTraining)
