@@ -184,6 +184,22 @@ func asArgs(ts []*tensors.Tensor) []any {
 	return args
 }
 
+// donate converts tensors to executable arguments that hand their buffers
+// over to the execution: the pure-Go backend then reuses them for its
+// results or puts them back in its pool, where freeing a tensor would drop
+// the memory. The tensors must not be used afterwards.
+func donate(ts []*tensors.Tensor) ([]any, error) {
+	args := make([]any, len(ts))
+	for i, t := range ts {
+		d, err := graph.DonateTensorBuffer(t, backend(), 0)
+		if err != nil {
+			return nil, fmt.Errorf("nn: donating a saved value: %w", err)
+		}
+		args[i] = d
+	}
+	return args, nil
+}
+
 // scalar reads a float32 scalar tensor and frees it.
 func scalar(t *tensors.Tensor) float64 {
 	v := tensors.ToScalar[float32](t)
