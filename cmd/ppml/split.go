@@ -43,9 +43,17 @@ func runSplitTrain(stdout, stderr io.Writer, args []string) error {
 	seed := fs.Uint64("seed", 0, "seed of the initial weights and the shuffling")
 	timeout := fs.Duration("timeout", split.DefaultTimeout, "how long to wait for a remote worker's reply")
 	modelName := fs.String("model", "mlp", modelUsage)
+	gcPercent := fs.Int("gc-percent", 25, "garbage collector target (GOGC) of this process")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
+	// This process holds the data set (MNIST: 188 MB of floats, which the
+	// collector need not scan) and every step leaves about 1.5 MB of
+	// tensors behind. With GOGC=100 the heap grows by the data set's size
+	// between collections, all of it fresh pages whose first touch is a
+	// page fault; a low target reuses memory instead: an epoch of the MLP
+	// took 6% less CPU with GOGC=25 (bench/split).
+	setGCPercent(*gcPercent)
 	if *epochs <= 0 || *batch <= 0 || *lr <= 0 {
 		return fmt.Errorf("%w: --epochs, --batch and --lr must be positive", errUsage)
 	}

@@ -30,9 +30,7 @@ func runWorker(stdout, stderr io.Writer, args []string) error {
 	if *threads > 0 && os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(*threads)
 	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(*gcPercent)
-	}
+	setGCPercent(*gcPercent)
 	if *listen == "" {
 		return fmt.Errorf("%w: --listen is required", errUsage)
 	}
@@ -45,4 +43,13 @@ func runWorker(stdout, stderr io.Writer, args []string) error {
 	defer stop()
 	fmt.Fprintf(stdout, "worker %s listening on %s\n", *id, srv.Addr())
 	return srv.Serve(ctx)
+}
+
+// setGCPercent sets the garbage collector's target (GOGC) to percent,
+// unless the environment sets GOGC (the environment wins over a command's
+// defaults, as it usually does).
+func setGCPercent(percent int) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(percent)
+	}
 }

@@ -150,11 +150,8 @@ func (m *Model) exec(kind execKind) (*model.Exec, error) {
 	// constants outside training, and later updates would not be seen.
 	// (Layers that behave differently in training, like dropout, are in
 	// training mode in every executable.)
-	needDx := kind == execTrainTop || kind == execBackward || kind == execBackwardStep || kind == execForwardSaving
 	inTraining := func(scope *model.Scope, in []*graph.Node) []*graph.Node {
-		g := in[0].Graph()
-		scope.SetTraining(g, true)
-		model.SetGraphParam(g, graphParamInputGradient, needDx)
+		scope.SetTraining(in[0].Graph(), true)
 		return fn(scope, in)
 	}
 	e, err := model.NewExec(backend(), m.store, inTraining)
@@ -185,6 +182,22 @@ func asArgs(ts []*tensors.Tensor) []any {
 		args[i] = t
 	}
 	return args
+}
+
+// donate converts tensors to executable arguments that hand their buffers
+// over to the execution: the pure-Go backend then reuses them for its
+// results or puts them back in its pool, where freeing a tensor would drop
+// the memory. The tensors must not be used afterwards.
+func donate(ts []*tensors.Tensor) ([]any, error) {
+	args := make([]any, len(ts))
+	for i, t := range ts {
+		d, err := graph.DonateTensorBuffer(t, backend(), 0)
+		if err != nil {
+			return nil, fmt.Errorf("nn: donating a saved value: %w", err)
+		}
+		args[i] = d
+	}
+	return args, nil
 }
 
 // scalar reads a float32 scalar tensor and frees it.

@@ -73,6 +73,22 @@ func (m *Model) params(g *G.Graph) []*G.Node {
 // sgd sets every variable to params - lr*grads for the executable to store.
 func (m *Model) sgd(params, grads []*G.Node, lr *G.Node) {
 	for i, v := range m.vars {
-		v.SetNodeValue(G.Sub(params[i], G.Mul(grads[i], lr)))
+		v.SetNodeValue(G.Sub(params[i], scaledGradient(grads[i], lr)))
 	}
+}
+
+// scaledGradient is lr*g. A weight gradient that is a matrix product (x·dz
+// of a Dense layer, laid out by layoutProduct) is scaled through its
+// smaller factor instead: the batch's 64x128 dz rather than the 784x128
+// gradient of the course's first layer.
+func scaledGradient(g, lr *G.Node) *G.Node {
+	if a, ca, b, cb, ok := matrixProduct(g, g.Inputs()); ok {
+		switch n := g.Shape().Size(); {
+		case b.Shape().Size() < n && b.Shape().Size() <= a.Shape().Size():
+			return layoutProduct(a, ca, G.Mul(b, lr), cb)
+		case a.Shape().Size() < n:
+			return layoutProduct(G.Mul(a, lr), ca, b, cb)
+		}
+	}
+	return G.Mul(g, lr)
 }

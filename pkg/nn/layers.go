@@ -5,12 +5,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
 	G "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
-	gnn "github.com/gomlx/gomlx/ml/nn"
 )
 
 // LayerKind is the kind of a Sequential layer.
@@ -43,8 +41,8 @@ type Layer struct {
 }
 
 // Dense is a fully connected layer with the given number of output units and
-// activation: out = activation(x·W + b), with W of shape [in, units]. It is
-// built with GoMLX's nn.Dense (the backend's fused dense kernel).
+// activation: out = activation(x·W + b), with W of shape [in, units], built
+// of GoMLX's graph.MatMul, graph.Add and the activation.
 func Dense(units int, activation Activation) Layer {
 	return Layer{Kind: DenseLayer, Units: units, Activation: activation}
 }
@@ -169,14 +167,12 @@ func (l Layer) build(scope *model.Scope, x *G.Node, act Activation) *G.Node {
 		in := x.Shape().Dimensions[1]
 		w := scope.VariableWithShape("weights", shapes.Make(x.DType(), in, l.Units)).NodeValue(x.Graph())
 		b := scope.VariableWithShape("biases", shapes.Make(x.DType(), l.Units)).NodeValue(x.Graph())
-		if x.Type() == G.NodeTypeParameter && !inputGradient(x.Graph()) {
-			// The backend's fused dense backward pass always computes the
-			// input gradient; on the model's input, when no one wants it,
-			// the plain product lets the gradient skip it.
-			y := G.Add(G.MatMul(x, w), G.ExpandAxes(b, 0))
-			return activation.Apply(act.gomlxActivation(), y)
-		}
-		return gnn.Dense(x, w, b, compute.DenseLayoutInputOutputs, act.gomlxActivation())
+		// The plain product rather than GoMLX's nn.Dense: the backend's
+		// fused dense backward pass always computes the input gradient
+		// (wasted on the model's input) and runs its products in layouts
+		// the gradient cannot choose (residual.go's layoutProduct does).
+		y := G.Add(G.MatMul(x, w), G.ExpandAxes(b, 0))
+		return activation.Apply(act.gomlxActivation(), y)
 	case Conv2DLayer:
 		scope = scope.In("conv")
 		d := x.Shape().Dimensions
@@ -199,18 +195,6 @@ func (l Layer) build(scope *model.Scope, x *G.Node, act Activation) *G.Node {
 		return G.Reshape(x, append([]int{batch}, l.Shape...)...)
 	}
 	panic(fmt.Sprintf("nn: unknown layer kind %d", l.Kind))
-}
-
-// graphParamInputGradient is the graph parameter telling layers whether the
-// executable takes the gradient with respect to the model's input.
-const graphParamInputGradient = "/nn_input_gradient"
-
-// inputGradient reports whether the graph takes the gradient with respect
-// to the model's input (true unless the executable said otherwise).
-func inputGradient(g *G.Graph) bool {
-	v, found := model.GetGraphParam(g, graphParamInputGradient)
-	want, _ := v.(bool)
-	return !found || want
 }
 
 // conv2D is graph.Convolve(x, kernel).NoPadding() for channels-last images

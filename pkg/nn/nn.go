@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sync"
 
@@ -50,10 +51,44 @@ import (
 
 // Backend returns the process-wide GoMLX backend used by every model: the
 // pure-Go backend (with SIMD matrix products when built with
-// GOEXPERIMENT=simd).
+// GOEXPERIMENT=simd), running each execution on the calling goroutine
+// (sequentialBackend).
 func Backend() compute.Backend { return backend() }
 
-var backend = sync.OnceValue(gobackend.GetBackend)
+var backend = sync.OnceValue(func() compute.Backend {
+	b, err := gobackend.New("")
+	if err != nil {
+		panic(fmt.Sprintf("nn: creating the pure-Go backend: %v", err))
+	}
+	sequentialBackend(b)
+	return b
+})
+
+// sequentialBackend turns off the pure-Go backend's parallelism within an
+// execution (its "parallelism=0" setting, which gobackend.New would also
+// print to standard output). At the course's sizes (batch 64, layers of at
+// most 784x640) splitting a matrix product or the graph's independent
+// operations across goroutines costs more than it saves: with 2 threads a
+// split-learning step took 1.5 ms of CPU against 1.15 ms with 1, and
+// longer in wall time, while sequential executions cost the same CPU at 1
+// and 2 threads. Models trained concurrently (FedAvg's clients, split
+// learning's workers) still run in parallel. The setting is reached by
+// reflection, as gobackend exposes it only through its configuration
+// string; if its Workers pool ever changes, the backend keeps its default.
+func sequentialBackend(b compute.Backend) {
+	v := reflect.ValueOf(b)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return
+	}
+	w := v.Elem().FieldByName("Workers")
+	if w.Kind() != reflect.Pointer || w.IsNil() {
+		return
+	}
+	set := w.MethodByName("SetMaxParallelism")
+	if set.IsValid() && set.Type().NumIn() == 1 && set.Type().In(0).Kind() == reflect.Int {
+		set.Call([]reflect.Value{reflect.ValueOf(0)})
+	}
+}
 
 // Activation is the non-linearity applied to a Dense layer's output.
 type Activation int

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/graph"
@@ -496,6 +497,50 @@ func TestConv2DIsConvolve(t *testing.T) {
 						t.Fatalf("[%d %d %d %d] = %v, Convolve gives %v", b, i, j, c, g[b][i][j][c], w[b][i][j][c])
 					}
 				}
+			}
+		}
+	}
+}
+
+func TestBackendRunsExecutionsSequentially(t *testing.T) {
+	if d := Backend().Description(); !strings.Contains(d, "parallelism=0") {
+		t.Errorf("backend %q: want parallelism within executions turned off (sequentialBackend)", d)
+	}
+}
+
+func TestLayoutProductEqualsDotGeneral(t *testing.T) {
+	// Every combination of contracting axes, with small (< smallContracting)
+	// and large contracting sizes: the product laid out for the backend
+	// equals DotGeneral's.
+	for _, k := range []int{3, 20} {
+		for _, ca := range []int{0, 1} {
+			for _, cb := range []int{0, 1} {
+				t.Run(fmt.Sprintf("k%d_ca%d_cb%d", k, ca, cb), func(t *testing.T) {
+					ad, bd := []int{5, 5}, []int{7, 7}
+					ad[ca], ad[1-ca] = k, 5
+					bd[cb], bd[1-cb] = k, 7
+					mk := func(d []int, seed uint64) *tensors.Tensor {
+						rng := rand.New(rand.NewPCG(seed, 1))
+						v := make([]float32, d[0]*d[1])
+						for i := range v {
+							v[i] = rng.Float32()*2 - 1
+						}
+						return tensors.FromFlatDataAndDimensions(v, d...)
+					}
+					a, b := mk(ad, 1), mk(bd, 2)
+					e := graph.MustNewExec(Backend(), func(a, b *graph.Node) (*graph.Node, *graph.Node) {
+						return graph.DotGeneral(a, []int{ca}, nil, b, []int{cb}, nil), layoutProduct(a, ca, b, cb)
+					})
+					out := e.MustExec(a, b)
+					want, got := out[0].Value().([][]float32), out[1].Value().([][]float32)
+					for i := range want {
+						for j := range want[i] {
+							if math.Abs(float64(want[i][j]-got[i][j])) > 1e-5 {
+								t.Fatalf("[%d,%d] = %v, DotGeneral gives %v", i, j, got[i][j], want[i][j])
+							}
+						}
+					}
+				})
 			}
 		}
 	}

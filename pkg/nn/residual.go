@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	G "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // A segment's backward pass without recomputing its forward pass.
@@ -106,11 +108,7 @@ func (p *vjpPlan) clone(x, dy *G.Node, params, residuals []*G.Node) []*G.Node {
 				panic(fmt.Sprintf("nn: cloning the gradient: input %d of %s was not mapped", i, n.Type()))
 			}
 		}
-		if f := foldTransposedProduct(n, ins); f != nil {
-			mapped[n] = f
-			continue
-		}
-		mapped[n] = cloneNode(n, ins)
+		mapped[n] = rewriteGradientNode(n, ins)
 	}
 	grads := make([]*G.Node, len(p.grads))
 	for i, gr := range p.grads {
@@ -141,10 +139,8 @@ func gradient(output *G.Node, wrt ...*G.Node) []*G.Node {
 				ins[i] = rebuild(in)
 				changed = changed || ins[i] != in
 			}
-			if f := foldTransposedProduct(n, ins); f != nil {
-				m = f
-			} else if changed {
-				m = cloneNode(n, ins)
+			if r := rewriteGradientNode(n, ins); r != n || changed {
+				m = r
 			}
 		}
 		mapped[n] = m
@@ -155,6 +151,175 @@ func gradient(output *G.Node, wrt ...*G.Node) []*G.Node {
 		out[i] = rebuild(gr)
 	}
 	return out
+}
+
+// rewriteGradientNode returns the node of the gradient part that computes
+// n from ins (the clones of n's inputs, or n's inputs themselves), in the
+// form the pure-Go backend runs fastest; it returns n itself when n's
+// inputs are unchanged and nothing is rewritten. The rewrites compute the
+// same values:
+//   - an Identity (the stop-gradient of dy) is its input: no copy;
+//   - a product by ones (the seed of the gradient of sum(y*dy)) is the other
+//     factor;
+//   - a transposed matrix product is the product in the other order
+//     (foldTransposedProduct);
+//   - a matrix product is laid out for the backend's kernels
+//     (layoutProduct).
+func rewriteGradientNode(n *G.Node, ins []*G.Node) *G.Node {
+	switch n.Type() {
+	case G.NodeTypeIdentity:
+		if len(ins) == 1 && ins[0].Shape().Equal(n.Shape()) {
+			return ins[0]
+		}
+	case G.NodeTypeMul:
+		if len(ins) == 2 {
+			for i, in := range n.Inputs() {
+				if other := ins[1-i]; isOnes(in) && other.Shape().Equal(n.Shape()) {
+					return other
+				}
+			}
+		}
+	case G.NodeTypeTranspose:
+		if f := foldTransposedProduct(n, ins); f != nil {
+			return f
+		}
+	case G.NodeTypeDotGeneral:
+		if a, ca, b, cb, ok := matrixProduct(n, ins); ok {
+			return layoutProduct(a, ca, b, cb)
+		}
+	}
+	if slices.Equal(ins, n.Inputs()) {
+		return n
+	}
+	return cloneNode(n, ins)
+}
+
+// isOnes reports whether n is a constant 1, possibly reshaped or broadcast.
+func isOnes(n *G.Node) bool {
+	for n.Type() == G.NodeTypeReshape || n.Type() == G.NodeTypeBroadcastInDim {
+		n = n.Inputs()[0]
+	}
+	c := n.ConstantValue()
+	if c == nil || c.Shape().Size() != 1 || c.DType() != n.DType() {
+		return false
+	}
+	switch n.DType() {
+	case dtypes.Float32:
+		return tensors.ToScalar[float32](c) == 1
+	case dtypes.Float64:
+		return tensors.ToScalar[float64](c) == 1
+	}
+	return false
+}
+
+// matrixProduct returns the factors of n = DotGeneral(a, b) of two
+// matrices with one contracting axis each (ca and cb) and no batch axes,
+// read from the shapes; ins are the clones of n's inputs. ok is false if n
+// is not such a product or its axes are ambiguous (square matrices).
+func matrixProduct(n *G.Node, ins []*G.Node) (a *G.Node, ca int, b *G.Node, cb int, ok bool) {
+	if n.Type() != G.NodeTypeDotGeneral || len(ins) != 2 || n.Rank() != 2 {
+		return nil, 0, nil, 0, false
+	}
+	a, b = ins[0], ins[1]
+	if a.Rank() != 2 || b.Rank() != 2 || a.DType() != n.DType() || b.DType() != n.DType() {
+		return nil, 0, nil, 0, false
+	}
+	dd := n.Shape().Dimensions
+	ca, cb = contractingAxis(a, dd[0]), contractingAxis(b, dd[1])
+	if ca < 0 || cb < 0 || a.Shape().Dimensions[ca] != b.Shape().Dimensions[cb] {
+		return nil, 0, nil, 0, false
+	}
+	a, ca = untransposed(a, ca)
+	b, cb = untransposed(b, cb)
+	return a, ca, b, cb, true
+}
+
+// untransposed sees through a transposition of the non-square matrix m:
+// it returns the matrix before it and the axis there of m's axis.
+func untransposed(m *G.Node, axis int) (*G.Node, int) {
+	if m.Type() != G.NodeTypeTranspose || len(m.Inputs()) != 1 {
+		return m, axis
+	}
+	src := m.Inputs()[0]
+	sd, md := src.Shape().Dimensions, m.Shape().Dimensions
+	switch {
+	case src.Rank() != 2 || sd[0] == sd[1]:
+	case sd[0] == md[0] && sd[1] == md[1]:
+		return src, axis
+	case sd[0] == md[1] && sd[1] == md[0]:
+		return src, 1 - axis
+	}
+	return m, axis
+}
+
+// contractingAxis is the axis of the matrix m that is not its cross axis
+// of size cross, or -1 if that is ambiguous.
+func contractingAxis(m *G.Node, cross int) int {
+	md := m.Shape().Dimensions
+	switch {
+	case md[0] == md[1]:
+		return -1
+	case md[1] == cross:
+		return 0
+	case md[0] == cross:
+		return 1
+	}
+	return -1
+}
+
+// smallContracting is the contracting size below which the pure-Go
+// backend's product of a row-major matrix by a transposed one (which
+// vectorises along the contracting axis, 16 lanes) is slower than
+// transposing the right factor and running the row-major product: for the
+// course's 640x10 output layer, 145 µs against 40 µs per input gradient.
+const smallContracting = 16
+
+// smallProduct is the number of multiply-adds (rows x columns x
+// contracting) below which the pure-Go backend multiplies matrices without
+// packing them (its SmallMatMulSizeThreshold); that kernel takes rows four
+// at a time and is about 5 times slower on a product whose row count is
+// not a multiple of 4 (10x64 by 64x640: 80 µs, against 18 µs for 12 rows).
+const smallProduct = 4 << 20
+
+// layoutProduct builds the product of the matrices a and b contracting
+// their axes ca and cb, laid out for the pure-Go backend, whose kernels take
+// the left factor as [rows, contracting] and the right one as [contracting,
+// columns] or [columns, contracting] (the backend transposes both factors
+// of any other product). When both factors have the contracting axis first
+// (a weight gradient xᵀ·dz), it transposes the left one, or computes
+// (bᵀ·a)ᵀ when transposing b and the product moves fewer values (the
+// course's 640x10 output layer: 7,040 values instead of 40,960).
+func layoutProduct(a *G.Node, ca int, b *G.Node, cb int) *G.Node {
+	ad, bd := a.Shape().Dimensions, b.Shape().Dimensions
+	if ca == 0 && cb == 0 {
+		m, k, n := ad[1], ad[0], bd[1]
+		if k*n+m*n < m*k {
+			return G.Transpose(rowProduct(G.Transpose(b, 0, 1), a, 0), 0, 1)
+		}
+	}
+	if ca == 0 {
+		a = G.Transpose(a, 0, 1)
+	}
+	return rowProduct(a, b, cb)
+}
+
+// rowProduct is the product of a [rows, contracting] and b contracting its
+// axis cb: a right factor [columns, contracting] with a small contracting
+// size is transposed first (smallContracting), and a small row-major
+// product's rows are padded with zeros to a multiple of 4 (smallProduct),
+// the padding rows of the result dropped.
+func rowProduct(a, b *G.Node, cb int) *G.Node {
+	if cb == 1 && b.Shape().Dimensions[1] < smallContracting {
+		b, cb = G.Transpose(b, 0, 1), 0
+	}
+	m, k := a.Shape().Dimensions[0], a.Shape().Dimensions[1]
+	n := b.Shape().Dimensions[1-cb]
+	if pad := (4 - m%4) % 4; pad > 0 && cb == 0 && m*n*k < smallProduct {
+		zeros := G.Zeros(a.Graph(), shapes.Make(a.DType(), pad, k))
+		p := G.DotGeneral(G.Concatenate([]*G.Node{a, zeros}, 0), []int{1}, nil, b, []int{0}, nil)
+		return G.Slice(p, G.AxisRange(0, m))
+	}
+	return G.DotGeneral(a, []int{1}, nil, b, []int{cb}, nil)
 }
 
 // cloneNode is n.CloneWithInputs(ins...), checked: the clone must read ins
@@ -192,28 +357,11 @@ func foldTransposedProduct(n *G.Node, ins []*G.Node) *G.Node {
 		!slices.Equal(n.Shape().Dimensions, []int{dd[1], dd[0]}) {
 		return nil
 	}
-	a, b := d.Inputs()[0], d.Inputs()[1]
-	if a.Rank() != 2 || b.Rank() != 2 || a.DType() != d.DType() || b.DType() != d.DType() {
+	a, ca, b, cb, ok := matrixProduct(d, d.Inputs())
+	if !ok {
 		return nil
 	}
-	// contracting is the axis of m that is not the cross axis of size cross.
-	contracting := func(m *G.Node, cross int) int {
-		md := m.Shape().Dimensions
-		switch {
-		case md[0] == md[1]:
-			return -1
-		case md[1] == cross:
-			return 0
-		case md[0] == cross:
-			return 1
-		}
-		return -1
-	}
-	ca, cb := contracting(a, dd[0]), contracting(b, dd[1])
-	if ca < 0 || cb < 0 || a.Shape().Dimensions[ca] != b.Shape().Dimensions[cb] {
-		return nil
-	}
-	f := G.DotGeneral(b, []int{cb}, nil, a, []int{ca}, nil)
+	f := layoutProduct(b, cb, a, ca)
 	if !f.Shape().Equal(n.Shape()) {
 		return nil
 	}

@@ -68,7 +68,12 @@ func (m *Model) runBackward(gradOut *tensors.Tensor, needInputGrad, step bool, a
 	in := append([]any{m.saved, gradOut}, args...)
 	saved := kind >= execBackwardSaved
 	if saved {
-		in = append(in, asArgs(m.residuals)...)
+		donated, err := donate(m.residuals)
+		if err != nil {
+			return nil, nil, err
+		}
+		m.residuals = nil
+		in = append(in, donated...)
 	}
 	out, err = m.run(kind, in...)
 	if err != nil && saved {
