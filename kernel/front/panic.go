@@ -20,9 +20,11 @@ var exitStatus = regexp.MustCompile(`(?m)^(\^C\n)?exit status \d+\n?$`)
 // one readable error of what GoNB reports in pieces. For a panic: until it
 // sees the runtime's report it passes everything through; from the report on
 // it holds stderr streams and display_data (GoNB's HTML rendering of the same
-// trace) until either GoNB's error message, which it replaces by one error
-// built from the report, or the end of the request, where it releases what it
-// held unchanged (the text only looked like a panic). For a failed build: it
+// trace) until the end of the request (the idle status), where it replaces
+// them and GoNB's error message, if there was one, by one error built from
+// the whole report (GoNB may send its error before the report's last lines),
+// or else releases what it held unchanged (the text only looked like a
+// panic). For a failed build: it
 // passes GoNB's HTML listing of the compiler's messages through and remembers
 // them, and replaces GoNB's error ("failed to run go build") by one that
 // carries them (see compileMessages).
@@ -33,7 +35,8 @@ type errorCatcher struct {
 	kind      string // "panic" or "fatal error"
 	report    strings.Builder
 	held      []*jupyter.Message
-	compile   []string      // the compiler's messages, from GoNB's HTML listing
+	failed    *jupyter.Message // GoNB's error after a panic, held until idle
+	compile   []string         // the compiler's messages, from GoNB's HTML listing
 	result    *errorContent // the error that replaced GoNB's, once sent
 	idle      chan struct{} // closed when the idle status of the request went by
 	closeOnce sync.Once
@@ -111,8 +114,11 @@ func (c *errorCatcher) filter(m *jupyter.Message) []*jupyter.Message {
 		var e errorContent
 		switch {
 		case c.capturing:
-			e = c.errorFromReport()
-			c.held = nil
+			// GoNB may publish its error before the last lines of the
+			// report (its stderr is copied by another goroutine): the
+			// error waits for the idle status, when the report is whole.
+			c.failed = m
+			return nil
 		case c.compile != nil && m.DecodeContent(&e) == nil && failedTool.MatchString(e.EValue):
 			e = compileError(c.compile)
 		default:
@@ -125,7 +131,13 @@ func (c *errorCatcher) filter(m *jupyter.Message) []*jupyter.Message {
 		var st statusContent
 		if m.DecodeContent(&st) == nil && st.ExecutionState == "idle" {
 			out := append(c.held, m)
-			c.held = nil
+			if c.failed != nil {
+				e := c.errorFromReport()
+				c.result = &e
+				_ = c.failed.SetContent(e) // cannot fail: e marshals
+				out = []*jupyter.Message{c.failed, m}
+			}
+			c.held, c.failed = nil, nil
 			return out
 		}
 	}

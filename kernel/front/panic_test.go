@@ -78,6 +78,12 @@ func TestPanicCatcher(t *testing.T) {
 		name: "stdout passes while capturing",
 		in:   []*jupyter.Message{stderr(t, "panic: boom\n\n"), msg(t, "stream", streamContent{Name: "stdout", Text: "out\n"}), stderr(t, trace), gonbError(), idle()},
 		want: []string{"stream:stdout:out\n", wantErr, "status"},
+	}, {
+		// GoNB's stderr is copied by a goroutine of its own: its error can
+		// come before the report's last lines, which must still be in it.
+		name: "the report's end after GoNB's error",
+		in:   []*jupyter.Message{stderr(t, "panic: boom\n\ngoroutine 1 [running]:\n"), html(), gonbError(), stderr(t, "main.main()\n\t[[ Cell [2] Line 2 ]] /tmp/gonb_1/main.go:10 +0x65\n"), idle()},
+		want: []string{wantErr, "status"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,6 +103,7 @@ func TestPanicCatcherPatchesReply(t *testing.T) {
 	c := newErrorCatcher()
 	c.filter(stderr(t, "panic: boom\n\ngoroutine 1 [running]:\n"))
 	c.filter(msg(t, "error", errorContent{EName: "ERROR", EValue: "exit status 2"}))
+	c.filter(msg(t, "status", statusContent{ExecutionState: "idle"})) // the front patches the reply after idle
 	reply := msg(t, "execute_reply", map[string]any{"status": "error", "execution_count": 3, "ename": "ERROR", "evalue": "exit status 2"})
 	c.patchReply(reply)
 	var got struct {

@@ -295,7 +295,8 @@ func panicReport(o *nbformat.Output) string {
 	for k, l := range o.Traceback {
 		l = strip(l)
 		m := cellLine.FindStringSubmatch(l)
-		if m == nil || k == 0 {
+		unmapped := m == nil && gonbMain.MatchString(l)
+		if (m == nil && !unmapped) || k == 0 {
 			continue
 		}
 		fn := strings.TrimSpace(strip(o.Traceback[k-1]))
@@ -305,6 +306,10 @@ func panicReport(o *nbformat.Output) string {
 		fn = strings.TrimPrefix(fn, "main.")
 		if fn == "main" || strings.HasPrefix(fn, "main.func") {
 			continue // the test's own code
+		}
+		if unmapped {
+			frames = append(frames, "  in "+fn)
+			continue
 		}
 		frames = append(frames, fmt.Sprintf("  in %s, line %s of its cell", fn, m[1]))
 	}
@@ -317,6 +322,12 @@ func panicReport(o *nbformat.Output) string {
 
 // cellLine matches GoNB's mark of a cell line in a stack trace.
 var cellLine = regexp.MustCompile(`\[\[ Cell \[\d+\] Line (\d+) \]\]`)
+
+// gonbMain matches a frame of a cell's program that GoNB did not mark with
+// its cell line: GoNB v0.11.5 maps "main.go:N" in each piece of stderr it
+// reads, and misses it when a read splits it, as the runtime writes a trace
+// piece by piece.
+var gonbMain = regexp.MustCompile(`^\s*/\S*/gonb_[0-9a-f]+/main\.go:\d+`)
 
 // gonbErrors extracts the compiler's error lines from the HTML GoNB displays
 // for a cell that does not compile, as "line L: message" where L is the line

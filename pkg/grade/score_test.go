@@ -58,6 +58,12 @@ func TestErrorMessage(t *testing.T) {
 					"main.Average({0xc000, 0x2, 0x2})", "\t \x1b[7m[[ Cell [14] Line 7 ]]\x1b[0m /tmp/gonb_1/main.go:40 +0x1a",
 					"main.main.func1(0xc0001)", "\t \x1b[7m[[ Cell [15] Line 4 ]]\x1b[0m /tmp/gonb_1/main.go:90 +0x1a"}}}},
 			"panic: runtime error: index out of range [2] with length 2\n  in Average, line 7 of its cell"},
+		{"panic whose frame GoNB did not map to its cell", CellResult{Status: runner.StatusError, Outputs: []*nbformat.Output{
+			{OutputType: nbformat.Error, EName: "panic", EValue: "runtime error: index out of range [1] with length 1",
+				Traceback: []string{"panic: runtime error: index out of range [1] with length 1", "", "goroutine 1 [running]:",
+					"main.F(...)", "\t/tmp/gonb_8c1d266d/main.go:10",
+					"main.main()", "\t \x1b[7m[[ Cell [11] Line 4 ]]\x1b[0m /tmp/gonb_8c1d266d/main.go:19 +0xab"}}}},
+			"panic: runtime error: index out of range [1] with length 1\n  in F"},
 		{"panic on stderr (plain GoNB)", CellResult{Status: runner.StatusError, EName: "ERROR", EValue: "exit status 2", Outputs: []*nbformat.Output{
 			{OutputType: nbformat.Stream, Name: "stderr", Text: "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n"}}},
 			"panic: boom\nexit status 2"},
