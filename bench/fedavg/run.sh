@@ -6,7 +6,9 @@
 # configuration: all 0/1 training digits in 3 clients, batch 32, 10 local
 # epochs, SGD lr 0.02, 10 rounds. Both get the same number of threads
 # (GOMAXPROCS and torch.set_num_threads), 1 and then 2, taking turns for
-# ROUNDS rounds; the table gives the best time of each and the ratio.
+# ROUNDS rounds; at 2 threads PyTorch runs with OpenMP's default and with
+# OMP_WAIT_POLICY=PASSIVE, the faster counting. The table gives the best time
+# of each and the ratio.
 #
 # Usage: bench/fedavg/run.sh [ROUNDS]   (default 2)
 set -euo pipefail
@@ -30,6 +32,14 @@ for r in $(seq "$rounds"); do
 		# spins a second thread.
 		omp=$((threads == 1 ? 1 : 2))
 		OMP_NUM_THREADS=$omp reference bench/fedavg/fedavg_torch.py "$mnist" --threads "$threads" >"$bin/torch.out"
+		if [ "$threads" = 2 ]; then
+			# And with OpenMP's threads sleeping instead of spinning
+			# against OpenBLAS's own pool: the faster run counts.
+			OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE reference bench/fedavg/fedavg_torch.py "$mnist" --threads 2 >"$bin/torch-passive.out"
+			if awk -v d="$(seconds "$bin/torch.out")" -v p="$(seconds "$bin/torch-passive.out")" 'BEGIN { exit !(p < d) }'; then
+				cp "$bin/torch-passive.out" "$bin/torch.out"
+			fi
+		fi
 		GOMAXPROCS=$threads "$bin/ppml" fl fedavg --clients 3 --rounds 10 --local-epochs 10 --batch 32 --lr 0.02 >"$bin/go.out"
 		echo "round $r, $threads thread(s) (load $(cut -d' ' -f1 /proc/loadavg)): pytorch $(seconds "$bin/torch.out") s, accuracy $(accuracy "$bin/torch.out"); go $(seconds "$bin/go.out") s, accuracy $(accuracy "$bin/go.out")"
 		echo "$threads $(seconds "$bin/torch.out") $(seconds "$bin/go.out") $(accuracy "$bin/torch.out") $(accuracy "$bin/go.out")" >>"$bin/rounds"

@@ -2,7 +2,8 @@
 # Epoch time of `ppml split train` against the PyTorch reference
 # split_torch.py, at 1 thread (GOMAXPROCS=1; torch.set_num_threads(1) and
 # OMP_NUM_THREADS=1, without which Debian's OpenMP build still spins a
-# second thread) and at 2 threads (GOMAXPROCS=2; torch.set_num_threads(2)),
+# second thread) and at 2 threads (GOMAXPROCS=2; torch.set_num_threads(2),
+# the better of OpenMP's default and OMP_WAIT_POLICY=PASSIVE),
 # taking turns so that the load from other processes hits every side alike:
 # each round runs PyTorch and ppml in process at 1 thread, then both at 2
 # threads, then ppml with two `ppml worker` processes over loopback ZeroMQ
@@ -50,7 +51,13 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$ROUNDS"); do
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 reference bench/split/split_torch.py "$MNIST" --model "$MODEL" --epochs "$EPOCHS" --threads 1 >"$TMP/t1"
 	GOMAXPROCS=1 "$TMP/ppml" split train --model "$MODEL" --epochs "$EPOCHS" >"$TMP/g1"
-	reference bench/split/split_torch.py "$MNIST" --model "$MODEL" --epochs "$EPOCHS" --threads 2 >"$TMP/t2"
+	# PyTorch's best at 2 threads: by default GNU OpenMP's threads spin
+	# and fight OpenBLAS's own pool for the 2 cores (4-5 s/epoch here);
+	# with OMP_WAIT_POLICY=PASSIVE they sleep (under 1 s). Both run; the
+	# faster counts.
+	reference bench/split/split_torch.py "$MNIST" --model "$MODEL" --epochs "$EPOCHS" --threads 2 >"$TMP/t2d"
+	OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE reference bench/split/split_torch.py "$MNIST" --model "$MODEL" --epochs "$EPOCHS" --threads 2 >"$TMP/t2p"
+	if awk -v d="$(secs <"$TMP/t2d")" -v p="$(secs <"$TMP/t2p")" 'BEGIN { exit !(d < p) }'; then cp "$TMP/t2d" "$TMP/t2"; else cp "$TMP/t2p" "$TMP/t2"; fi
 	GOMAXPROCS=2 "$TMP/ppml" split train --model "$MODEL" --epochs "$EPOCHS" >"$TMP/g2"
 	"$TMP/ppml" split train --model "$MODEL" --epochs "$EPOCHS" --workers "$ADDRS" >"$TMP/gz"
 	T1=$(secs <"$TMP/t1") G1=$(secs <"$TMP/g1") T2=$(secs <"$TMP/t2") G2=$(secs <"$TMP/g2") GZ=$(secs <"$TMP/gz")
