@@ -37,8 +37,8 @@ type errorCatcher struct {
 	held      []*jupyter.Message
 	failed    *jupyter.Message // GoNB's error after a panic, held until idle
 	compile   []string         // the compiler's messages, from GoNB's HTML listing
-	result    *errorContent // the error that replaced GoNB's, once sent
-	idle      chan struct{} // closed when the idle status of the request went by
+	result    *errorContent    // the error that replaced GoNB's, once sent
+	idle      chan struct{}    // closed when the idle status of the request went by
 	closeOnce sync.Once
 }
 
