@@ -268,18 +268,25 @@ func TestNetworkEqualsWholeModel(t *testing.T) {
 	}
 }
 
-func testNetworkEqualsWholeModel(t *testing.T, cfg Config, layers, cutWidths []int) {
-	rng := rand.New(rand.NewPCG(8, 8))
-	const rows = 50
-	d := cfg.InputDim
+// randomRows returns rows examples of d standard normal features and labels
+// in [0, classes), drawn from a generator seeded with seed.
+func randomRows(seed uint64, rows, d, classes int) ([]float32, []int32) {
+	rng := rand.New(rand.NewPCG(seed, seed))
 	x := make([]float32, rows*d)
 	y := make([]int32, rows)
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
 	}
 	for i := range y {
-		y[i] = int32(rng.IntN(3))
+		y[i] = int32(rng.IntN(classes))
 	}
+	return x, y
+}
+
+func testNetworkEqualsWholeModel(t *testing.T, cfg Config, layers, cutWidths []int) {
+	const rows = 50
+	d := cfg.InputDim
+	x, y := randomRows(8, rows, d, 3)
 	whole, err := nn.Sequential(cfg.InputDim, cfg.Layers...)
 	if err != nil {
 		t.Fatal(err)
@@ -387,16 +394,8 @@ func TestNetworkOfGoMLXModels(t *testing.T) {
 	if err := top.SetWeights(w[bottom.NumParams():]); err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(3, 3))
 	const rows = 40
-	x := make([]float32, rows*4)
-	y := make([]int32, rows)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	for i := range y {
-		y[i] = int32(rng.IntN(3))
-	}
+	x, y := randomRows(3, rows, 4, 3)
 	var wholeLosses []float64
 	for start := 0; start < rows; start += 10 {
 		mt, err := whole.TrainBatch(x[start*4:(start+10)*4], y[start:start+10])
@@ -448,16 +447,8 @@ func TestFitOnOrder(t *testing.T) {
 		Layers:   []nn.Layer{nn.Dense(6, nn.ReLU), nn.Dense(3, nn.LogSoftmax)},
 		Loss:     nn.NLL, LearningRate: 0.1, Init: nn.KaimingUniform, Seed: 5,
 	}
-	rng := rand.New(rand.NewPCG(6, 6))
 	const rows, d = 30, 4
-	x := make([]float32, rows*d)
-	y := make([]int32, rows)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	for i := range y {
-		y[i] = int32(rng.IntN(3))
-	}
+	x, y := randomRows(6, rows, d, 3)
 	newNet := func() *Network {
 		net, err := NewNetwork(cfg, Segment{NewVirtualWorker("alice"), 1}, Segment{NewVirtualWorker("bob"), 1})
 		if err != nil {

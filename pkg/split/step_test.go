@@ -2,7 +2,6 @@ package split
 
 import (
 	"math"
-	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -15,16 +14,8 @@ import (
 func TestTrainStepEqualsFit(t *testing.T) {
 	cfg := Config{InputDim: 5, Loss: nn.NLL, LearningRate: 0.1, Init: nn.KaimingUniform, Seed: 2,
 		Layers: []nn.Layer{nn.Dense(8, nn.ReLU), nn.Dense(3, nn.LogSoftmax)}}
-	rng := rand.New(rand.NewPCG(3, 3))
 	const rows = 40
-	x := make([]float32, rows*5)
-	y := make([]int32, rows)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	for i := range y {
-		y[i] = int32(rng.IntN(3))
-	}
+	x, y := randomRows(3, rows, 5, 3)
 	newNet := func() (*Network, Worker, Worker) {
 		alice, bob := NewVirtualWorker("alice"), NewVirtualWorker("bob")
 		net, err := NewNetwork(cfg, Segment{alice, 1}, Segment{bob, 1})
