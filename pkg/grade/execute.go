@@ -251,9 +251,12 @@ func (x *execution) runGroup(ctx context.Context, nb *nbformat.Notebook, cells [
 // relocate rewrites the cell lines of r's stack traces that point into the
 // joined cell j to the lines of the cells they come from.
 func relocate(r *CellResult, j *gonbcell.Joined) {
-	fix := func(tb []string) {
+	// New slices: the result's traceback and its error output's may share
+	// one array, which must not be relocated twice.
+	fix := func(tb []string) []string {
+		out := make([]string, len(tb))
 		for k, l := range tb {
-			tb[k] = tracedLine.ReplaceAllStringFunc(l, func(m string) string {
+			out[k] = tracedLine.ReplaceAllStringFunc(l, func(m string) string {
 				sm := tracedLine.FindStringSubmatch(m)
 				if n, _ := strconv.Atoi(sm[2]); n != r.ExecutionCount || r.ExecutionCount == 0 {
 					return m // a line of a cell that ran before
@@ -263,10 +266,15 @@ func relocate(r *CellResult, j *gonbcell.Joined) {
 				return sm[1] + strconv.Itoa(orig) + sm[4]
 			})
 		}
+		return out
 	}
-	fix(r.Traceback)
+	if r.Traceback != nil {
+		r.Traceback = fix(r.Traceback)
+	}
 	for _, o := range r.Outputs {
-		fix(o.Traceback)
+		if o.Traceback != nil {
+			o.Traceback = fix(o.Traceback)
+		}
 	}
 }
 

@@ -53,16 +53,20 @@ func TestRelocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Line 8 of the joined cell is line 2 of the second cell.
-	r := CellResult{Status: runner.StatusError, ExecutionCount: 7,
-		Traceback: []string{"main.g(...)", "\t[[ Cell [7] Line 8 ]] /tmp/main.go:30 +0x1d", "\t[[ Cell [3] Line 8 ]] /tmp/main.go:12"},
-		Outputs:   []*nbformat.Output{{OutputType: nbformat.Error, Traceback: []string{"\x1b[0m[[ Cell [7] Line 8 ]]\x1b[0m"}}},
+	// The runner's result and its error output share their traceback.
+	tb := []string{"main.g(...)", "\t[[ Cell [7] Line 8 ]] /tmp/main.go:30 +0x1d", "\t[[ Cell [3] Line 8 ]] /tmp/main.go:12"}
+	r := CellResult{Status: runner.StatusError, ExecutionCount: 7, Traceback: tb,
+		Outputs: []*nbformat.Output{{OutputType: nbformat.Error, Traceback: tb}, {OutputType: nbformat.Error, Traceback: []string{"\x1b[0m[[ Cell [7] Line 8 ]]\x1b[0m"}}},
 	}
 	relocate(&r, j)
 	want := []string{"main.g(...)", "\t[[ Cell [7] Line 2 ]] /tmp/main.go:30 +0x1d", "\t[[ Cell [3] Line 8 ]] /tmp/main.go:12"}
 	if !slices.Equal(r.Traceback, want) {
 		t.Errorf("traceback %q, want %q", r.Traceback, want)
 	}
-	if got := r.Outputs[0].Traceback[0]; got != "\x1b[0m[[ Cell [7] Line 2 ]]\x1b[0m" {
+	if !slices.Equal(r.Outputs[0].Traceback, want) {
+		t.Errorf("error output's traceback %q, want %q", r.Outputs[0].Traceback, want)
+	}
+	if got := r.Outputs[1].Traceback[0]; got != "\x1b[0m[[ Cell [7] Line 2 ]]\x1b[0m" {
 		t.Errorf("output's traceback %q", got)
 	}
 }

@@ -125,3 +125,41 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestExecuteGroups checks that cells of declarations before a test, run as one
+// program, report a panic in one of them at its line in its own cell, and
+// that a group that is not valid as one program (a function declared in two
+// cells, which GoNB allows cell by cell) runs cell by cell, with GoNB's
+// meaning (the later declaration wins).
+func TestExecuteGroups(t *testing.T) {
+	test := func(src string) *nbformat.Cell {
+		c := &nbformat.Cell{CellType: nbformat.Code, Source: src}
+		if err := c.SetNbgrader(&nbformat.Nbgrader{Grade: true, GradeID: "t", Points: 1}); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	code := func(src string) *nbformat.Cell { return &nbformat.Cell{CellType: nbformat.Code, Source: src} }
+	nb := &nbformat.Notebook{Cells: []*nbformat.Cell{
+		code("import \"fmt\"\n\nfunc version() int { return 1 }\n\nfunc show() { fmt.Println(version()) }"),
+		code("// The second version.\nfunc version() int { return 2 }"),
+		test("%%\nif version() != 2 {\n\tpanic(\"version 1\")\n}"),
+		code("import \"strings\"\n\nfunc shout(s string) string { return strings.ToUpper(s) }"),
+		code("// index panics for i out of range.\nfunc index(xs []int, i int) int {\n\tn := 0\n\tn += xs[i]\n\treturn n\n}"),
+		test("%%\nindex([]int{1}, 3)"),
+	}}
+	e := &KernelExecutor{Spec: courseKernel(t), Timeout: time.Minute, Unsafe: true} // the ppml-go kernel: its front reports panics
+	res, err := e.Execute(context.Background(), nb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []runner.Status{runner.StatusOK, runner.StatusOK, runner.StatusOK, runner.StatusOK, runner.StatusOK, runner.StatusError} {
+		if res[i].Status != want {
+			t.Errorf("cell %d: %s (%s %s), want %s", i+1, res[i].Status, res[i].EName, res[i].EValue, want)
+		}
+	}
+	if msg := errorMessage(res[5]); !strings.Contains(msg, "index out of range") || !strings.Contains(msg, "in index") ||
+		(strings.Contains(msg, "line") && !strings.Contains(msg, "in index, line 4 of its cell")) {
+		t.Errorf("the panic says %q, want it in index, at line 4 of its cell", msg)
+	}
+}
