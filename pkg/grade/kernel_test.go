@@ -127,10 +127,10 @@ func TestMain(m *testing.M) {
 }
 
 // TestExecuteGroups checks that cells of declarations before a test, run as one
-// program, report a panic in one of them at its line in its own cell, and
-// that a group that is not valid as one program (a function declared in two
-// cells, which GoNB allows cell by cell) runs cell by cell, with GoNB's
-// meaning (the later declaration wins).
+// program, keep what they mean cell by cell (a function declared in two
+// cells: GoNB keeps the later, in one cell as across cells), report a panic
+// in one of them at its line in its own cell, and that a group that does
+// not compile runs cell by cell, so that only the broken cell is lost.
 func TestExecuteGroups(t *testing.T) {
 	test := func(src string) *nbformat.Cell {
 		c := &nbformat.Cell{CellType: nbformat.Code, Source: src}
@@ -147,13 +147,17 @@ func TestExecuteGroups(t *testing.T) {
 		code("import \"strings\"\n\nfunc shout(s string) string { return strings.ToUpper(s) }"),
 		code("// index panics for i out of range.\nfunc index(xs []int, i int) int {\n\tn := 0\n\tn += xs[i]\n\treturn n\n}"),
 		test("%%\nindex([]int{1}, 3)"),
+		code("func seven() int { return 7 }"),
+		code("func broken() int { return \"x\" }"),
+		test("%%\nif seven() != 7 {\n\tpanic(\"seven\")\n}"),
 	}}
 	e := &KernelExecutor{Spec: courseKernel(t), Timeout: time.Minute, Unsafe: true} // the ppml-go kernel: its front reports panics
 	res, err := e.Execute(context.Background(), nb, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range []runner.Status{runner.StatusOK, runner.StatusOK, runner.StatusOK, runner.StatusOK, runner.StatusOK, runner.StatusError} {
+	for i, want := range []runner.Status{runner.StatusOK, runner.StatusOK, runner.StatusOK, runner.StatusOK, runner.StatusOK, runner.StatusError,
+		runner.StatusOK, runner.StatusError, runner.StatusOK} {
 		if res[i].Status != want {
 			t.Errorf("cell %d: %s (%s %s), want %s", i+1, res[i].Status, res[i].EName, res[i].EValue, want)
 		}
@@ -161,5 +165,8 @@ func TestExecuteGroups(t *testing.T) {
 	if msg := errorMessage(res[5]); !strings.Contains(msg, "index out of range") || !strings.Contains(msg, "in index") ||
 		(strings.Contains(msg, "line") && !strings.Contains(msg, "in index, line 4 of its cell")) {
 		t.Errorf("the panic says %q, want it in index, at line 4 of its cell", msg)
+	}
+	if !CompileFailed(res[7]) {
+		t.Errorf("the broken cell: %s %s, want a compile error", res[7].Status, res[7].EValue)
 	}
 }
