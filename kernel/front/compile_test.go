@@ -44,7 +44,7 @@ func TestCompileMessages(t *testing.T) {
 // execute_reply alike, and that the HTML listing stays.
 func TestCompileErrorReplaced(t *testing.T) {
 	const gonbValue = `failed to run "/usr/lib/go/bin/go build -o /tmp/gonb_1/gonb_1 -mod=mod": exit status 1`
-	c := newErrorCatcher()
+	c := newErrorCatcher("", nil)
 	var out []*jupyter.Message
 	for _, m := range []*jupyter.Message{
 		msg(t, "display_data", map[string]any{"data": map[string]string{"text/html": buildErrorsHTML}}),

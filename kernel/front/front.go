@@ -449,7 +449,7 @@ func (k *kernel) clientMessage(ch jupyter.Channel, m *jupyter.Message) error {
 		k.mu.Lock()
 		k.pending[id] = r
 		if m.Type() == "execute_request" {
-			k.catchers[id] = newErrorCatcher()
+			k.catchers[id] = newErrorCatcher(req.Code, k.history.cells)
 		}
 		k.mu.Unlock()
 	}

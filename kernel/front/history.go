@@ -36,6 +36,17 @@ type historyRequest struct {
 	Unique         bool   `json:"unique"`
 }
 
+// cells returns the cells recorded, oldest first.
+func (h *history) cells() []ranCell {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cells := make([]ranCell, len(h.entries))
+	for i, e := range h.entries {
+		cells[i] = ranCell{count: e.line, code: e.input}
+	}
+	return cells
+}
+
 // add records a cell that ran as execution_count line.
 func (h *history) add(line int, input string) {
 	h.mu.Lock()

@@ -38,12 +38,18 @@ type errorCatcher struct {
 	failed    *jupyter.Message // GoNB's error after a panic, held until idle
 	compile   []string         // the compiler's messages, from GoNB's HTML listing
 	result    *errorContent    // the error that replaced GoNB's, once sent
+	code      string           // the request's code
+	count     int              // its execution count, from execute_input
+	earlier   func() []ranCell // the cells that ran before, oldest first
 	idle      chan struct{}    // closed when the idle status of the request went by
 	closeOnce sync.Once
 }
 
-func newErrorCatcher() *errorCatcher {
-	return &errorCatcher{lineStart: true, idle: make(chan struct{})}
+// newErrorCatcher returns the catcher of a request that runs code; earlier,
+// if not nil, gives the cells that ran before, to put their lines on the
+// frames of a panic that GoNB did not mark (see markFrames).
+func newErrorCatcher(code string, earlier func() []ranCell) *errorCatcher {
+	return &errorCatcher{lineStart: true, idle: make(chan struct{}), code: code, earlier: earlier}
 }
 
 // errorContent is the content of an error message and of an execute_reply
@@ -69,6 +75,13 @@ func (c *errorCatcher) filter(m *jupyter.Message) []*jupyter.Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch m.Type() {
+	case "execute_input":
+		var in struct {
+			ExecutionCount int `json:"execution_count"`
+		}
+		if m.DecodeContent(&in) == nil {
+			c.count = in.ExecutionCount
+		}
 	case "stream":
 		var s streamContent
 		if m.DecodeContent(&s) != nil || s.Name != "stderr" {
@@ -161,7 +174,19 @@ func (c *errorCatcher) errorFromReport() errorContent {
 	if i := strings.Index(value, "\n\n"); i >= 0 {
 		value = value[:i]
 	}
-	return errorContent{EName: c.kind, EValue: value, Traceback: strings.Split(report, "\n")}
+	return errorContent{EName: c.kind, EValue: value, Traceback: markFrames(strings.Split(report, "\n"), c.ran())}
+}
+
+// ran returns the cells that ran up to this request's, oldest first.
+func (c *errorCatcher) ran() []ranCell {
+	var cells []ranCell
+	if c.earlier != nil {
+		cells = c.earlier()
+	}
+	if c.count > 0 {
+		cells = append(cells, ranCell{count: c.count, code: c.code})
+	}
+	return cells
 }
 
 // patchReply rewrites an execute_reply with status error after the error

@@ -87,7 +87,7 @@ func TestPanicCatcher(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newErrorCatcher()
+			c := newErrorCatcher("", nil)
 			var got []*jupyter.Message
 			for _, m := range tt.in {
 				got = append(got, c.filter(m)...)
@@ -100,7 +100,7 @@ func TestPanicCatcher(t *testing.T) {
 }
 
 func TestPanicCatcherPatchesReply(t *testing.T) {
-	c := newErrorCatcher()
+	c := newErrorCatcher("", nil)
 	c.filter(stderr(t, "panic: boom\n\ngoroutine 1 [running]:\n"))
 	c.filter(msg(t, "error", errorContent{EName: "ERROR", EValue: "exit status 2"}))
 	c.filter(msg(t, "status", statusContent{ExecutionState: "idle"})) // the front patches the reply after idle
