@@ -326,7 +326,7 @@ func TestCourseGrades(t *testing.T) {
 	feedback := map[string][]string{
 		"release":          {"not implemented yet", "0 / 24"},
 		"wrong_step":       {"Step(...).B = -0.5, want 0.5"},
-		"panics_fedsgd":    {"index out of range", "in FedSGD"}, // GoNB adds ", line 9 of its cell" only when it reads the frame in one piece
+		"panics_fedsgd":    {"index out of range", "in FedSGD, line 9 of its cell"},
 		"syntax_error_ex2": {"does not compile", "line 10: expected operand", "the stub that ran in place of an answer that does not compile: Exercise 2: the forward pass (2 points) (cell ex2)"},
 		"type_error_ex5":   {"does not compile", "cannot use"},
 		"skips_ex3":        {"an exercise above that is not done yet"},
