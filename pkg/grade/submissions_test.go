@@ -95,21 +95,29 @@ func makeZip(t *testing.T, path string, files map[string][]byte) {
 	write(t, path, buf.Bytes())
 }
 
-// gradebookOf grades the submissions at path and returns its gradebook.csv.
-func gradebookOf(t *testing.T, g *Grader, path string, opts FindOptions) string {
+// gradeAll grades the submissions at path, -j 2, and writes their gradebook
+// into a new directory, out.
+func gradeAll(t *testing.T, g *Grader, path string, opts FindOptions) (grades []*Grade, out string) {
 	t.Helper()
 	subs, err := FindSubmissions(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	grades, err := g.GradeAll(context.Background(), subs, 2, nil)
+	grades, err = g.GradeAll(context.Background(), subs, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := t.TempDir()
+	out = t.TempDir()
 	if err := WriteGradebook(out, grades); err != nil {
 		t.Fatal(err)
 	}
+	return grades, out
+}
+
+// gradebookOf grades the submissions at path and returns its gradebook.csv.
+func gradebookOf(t *testing.T, g *Grader, path string, opts FindOptions) string {
+	t.Helper()
+	_, out := gradeAll(t, g, path, opts)
 	data, err := os.ReadFile(filepath.Join(out, "gradebook.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -248,15 +256,7 @@ func TestGraderFailureIsNotAZero(t *testing.T) {
 		for _, s := range []string{"good", "blank"} {
 			write(t, filepath.Join(dir, s+".ipynb"), readTestdata(t, s))
 		}
-		subs, _ := FindSubmissions(dir, FindOptions{})
-		grades, err := g.GradeAll(context.Background(), subs, 2, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := t.TempDir()
-		if err := WriteGradebook(out, grades); err != nil {
-			t.Fatal(err)
-		}
+		grades, out := gradeAll(t, g, dir, FindOptions{})
 		for _, gr := range grades {
 			if gr.NotGraded == "" || gr.Refused || gr.Status() != "not-graded" {
 				t.Errorf("%s: %s: graded %g (%q), want not-graded", name, gr.Student, gr.Score, gr.NotGraded)
