@@ -340,7 +340,7 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 	// checkout (the project, --root DIR or PPML_ROOT) as its sources only,
 	// anything else whole.
 	bindDir := func(d string) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+		if exists(filepath.Join(d, "go.mod")) {
 			cfg.Sources = append(cfg.Sources, d)
 		} else {
 			ro = append(ro, d)
@@ -383,7 +383,7 @@ func (e *KernelExecutor) sandboxPrefix(tmp string) ([]string, error) {
 		}
 		// A Go toolchain's bin: the compiler needs the whole GOROOT.
 		if root := filepath.Dir(d); filepath.Base(d) == "bin" {
-			if _, err := os.Stat(filepath.Join(root, "src", "runtime")); err == nil {
+			if exists(filepath.Join(root, "src", "runtime")) {
 				ro = append(ro, root)
 			}
 		}
