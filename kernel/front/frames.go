@@ -29,7 +29,7 @@ type ranCell struct {
 // main, or is in no cell, stays as it is.
 func markFrames(tb []string, cells []ranCell) []string {
 	out := tb
-	programs := map[string][]string{} // main.go path -> its lines, nil if unreadable
+	programs := map[string]*program{} // by main.go path; nil if unreadable
 	for k, l := range tb {
 		m := unmappedFrame.FindStringSubmatch(l)
 		if m == nil {
@@ -37,15 +37,12 @@ func markFrames(tb []string, cells []ranCell) []string {
 		}
 		path, n := m[1], 0
 		fmt.Sscan(m[2], &n)
-		lines, ok := programs[path]
+		p, ok := programs[path]
 		if !ok {
-			data, err := os.ReadFile(path)
-			if err == nil {
-				lines = strings.Split(string(data), "\n")
-			}
-			programs[path] = lines
+			p = readProgram(path)
+			programs[path] = p
 		}
-		count, line, ok := findLine(lines, n, cells)
+		count, line, ok := p.findLine(n, cells)
 		if !ok {
 			continue
 		}
@@ -57,27 +54,41 @@ func markFrames(tb []string, cells []ranCell) []string {
 	return out
 }
 
-// findLine returns the cell and the line in it of line n of the program
-// whose lines are given.
-func findLine(program []string, n int, cells []ranCell) (count, line int, ok bool) {
-	if program == nil {
-		return 0, 0, false
-	}
-	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, "main.go", strings.Join(program, "\n"), parser.SkipObjectResolution)
+// program is a cell's main.go, parsed.
+type program struct {
+	lines []string
+	fset  *token.FileSet
+	file  *ast.File
+}
+
+// readProgram reads and parses the main.go at path; nil if it cannot.
+func readProgram(path string) *program {
+	data, err := os.ReadFile(path)
 	if err != nil {
+		return nil
+	}
+	p := &program{lines: strings.Split(string(data), "\n"), fset: token.NewFileSet()}
+	if p.file, err = parser.ParseFile(p.fset, path, data, parser.SkipObjectResolution); err != nil {
+		return nil
+	}
+	return p
+}
+
+// findLine returns the cell and the line in it of line n of the program.
+func (p *program) findLine(n int, cells []ranCell) (count, line int, ok bool) {
+	if p == nil {
 		return 0, 0, false
 	}
-	for _, d := range file.Decls {
+	for _, d := range p.file.Decls {
 		f, ok := d.(*ast.FuncDecl)
 		if !ok || f.Recv == nil && f.Name.Name == "main" {
 			continue
 		}
-		first, last := fset.Position(f.Pos()).Line, fset.Position(f.End()).Line
+		first, last := p.fset.Position(f.Pos()).Line, p.fset.Position(f.End()).Line
 		if n < first || n > last {
 			continue
 		}
-		decl := program[first-1 : last]
+		decl := p.lines[first-1 : last]
 		for i := len(cells) - 1; i >= 0; i-- {
 			if at := indexLines(strings.Split(cells[i].code, "\n"), decl); at >= 0 {
 				return cells[i].count, at + 1 + n - first, true
